@@ -1,0 +1,38 @@
+// swift-tools-version: 6.0
+// ShadowScope: finds "shadow AI" use in captures and proxy logs. Layout and contract: see README.md.
+import PackageDescription
+
+let package = Package(
+    name: "ShadowScope",
+    products: [
+        .executable(name: "shadowscope", targets: ["shadowscope"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages (libpcap-dev, libmaxminddb-dev).
+        .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
+        .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
+
+        .target(name: "ShadowScopeCore"),
+        .target(name: "Signatures", dependencies: ["ShadowScopeCore", .product(name: "Yams", package: "Yams")]),
+        .target(name: "PacketDecoding", dependencies: ["ShadowScopeCore", "CPcap"]),
+        .target(name: "LogFormats", dependencies: ["ShadowScopeCore"]),
+        .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
+        .target(name: "Output", dependencies: ["ShadowScopeCore"]),
+        .executableTarget(name: "shadowscope", dependencies: [
+            "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "ShadowScopeCoreTests", dependencies: ["ShadowScopeCore"]),
+        .testTarget(name: "SignaturesTests", dependencies: ["Signatures"]),
+        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
+        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats"]),
+        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output"]),
+        .testTarget(name: "ShadowScopeCLITests", dependencies: ["Output"]),
+    ]
+)

@@ -1,0 +1,122 @@
+/// Business hours used to count off-hours connections. Until a policy file exists (issue 7) the
+/// default is Monday to Friday, 08:00 to 18:00 UTC.
+public struct BusinessHours: Sendable, Equatable {
+    public var startHour: Int
+    public var endHour: Int
+    /// 0 = Monday ... 6 = Sunday.
+    public var weekdays: Set<Int>
+    public var utcOffsetSeconds: Int64
+
+    public init(startHour: Int = 8, endHour: Int = 18, weekdays: Set<Int> = [0, 1, 2, 3, 4], utcOffsetSeconds: Int64 = 0) {
+        self.startHour = startHour
+        self.endHour = endHour
+        self.weekdays = weekdays
+        self.utcOffsetSeconds = utcOffsetSeconds
+    }
+
+    /// `Mon-Fri 08:00-18:00 UTC+0h`, for the summary's assumptions.
+    public var description: String {
+        let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+        let days = weekdays == [0, 1, 2, 3, 4] ? "Mon-Fri" : weekdays.sorted().map { names[$0 % 7] }.joined(separator: ",")
+        let hh = { (h: Int) in h < 10 ? "0\(h):00" : "\(h):00" }
+        let offset = utcOffsetSeconds == 0 ? "UTC" : "UTC\(utcOffsetSeconds >= 0 ? "+" : "")\(Double(utcOffsetSeconds) / 3600)h"
+        return "\(days) \(hh(startHour))-\(hh(endHour)) \(offset)"
+    }
+
+    public func isOffHours(_ t: Timestamp) -> Bool {
+        let local = Timestamp(microseconds: t.microseconds &+ utcOffsetSeconds &* 1_000_000)
+        let hour = local.civil.secondOfDay / 3600
+        return !weekdays.contains(local.weekday) || hour < startHour || hour >= endHour
+    }
+}
+
+/// One row of the summary: a day, a user, a service and a destination region.
+public struct AggregateKey: Hashable, Sendable, Comparable {
+    public var day: String
+    public var user: String
+    public var serviceID: String
+    public var region: String
+
+    public static func < (a: AggregateKey, b: AggregateKey) -> Bool {
+        (a.day, a.serviceID, a.user, a.region) < (b.day, b.serviceID, b.user, b.region)
+    }
+}
+
+public struct AggregateValue: Sendable, Equatable {
+    public var connections: Int64 = 0
+    /// Sums of the sizes that were measured; `…Unknown` counts observations whose size was not.
+    public var bytesUp: Int64 = 0
+    public var bytesDown: Int64 = 0
+    public var bytesUpUnknown: Int64 = 0
+    public var bytesDownUnknown: Int64 = 0
+    public var firstSeen: Timestamp
+    public var lastSeen: Timestamp
+    public var offHoursConnections: Int64 = 0
+    public var match: ServiceMatchSummary
+    public var country: String?
+    public var how: Region.How
+    public var approved: Bool
+
+    /// Merge is associative and commutative: the aggregate of two disjoint inputs is the merge of theirs.
+    public mutating func merge(_ o: AggregateValue) {
+        connections += o.connections
+        bytesUp += o.bytesUp
+        bytesDown += o.bytesDown
+        bytesUpUnknown += o.bytesUpUnknown
+        bytesDownUnknown += o.bytesDownUnknown
+        firstSeen = min(firstSeen, o.firstSeen)
+        lastSeen = max(lastSeen, o.lastSeen)
+        offHoursConnections += o.offHoursConnections
+        if o.how == .host { how = .host }  // a region the host name binds outranks GeoIP
+        approved = approved || o.approved
+    }
+}
+
+/// The service facts a summary row repeats.
+public struct ServiceMatchSummary: Sendable, Equatable {
+    public var vendor: String
+    public var service: String
+    public var tier: String
+    public var category: String
+    public var tierInName: Bool
+}
+
+/// Aggregates per day × user × service × region. A monoid under `merge`.
+public struct Aggregates: Sendable {
+    public private(set) var rows: [AggregateKey: AggregateValue] = [:]
+
+    public init() {}
+
+    public mutating func add(_ o: Observation, _ a: Attribution, hours: BusinessHours, approved: Set<String>) {
+        guard let m = a.match else { return }
+        let key = AggregateKey(day: o.timestamp.day, user: a.user, serviceID: m.serviceID, region: a.region.key)
+        var v = AggregateValue(
+            firstSeen: o.timestamp, lastSeen: o.timestamp,
+            match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
+                                       tierInName: m.tierInName),
+            country: a.region.country, how: a.region.how, approved: approved.contains(m.serviceID))
+        v.connections = 1
+        if let up = o.bytesUp { v.bytesUp = up } else { v.bytesUpUnknown = 1 }
+        if let down = o.bytesDown { v.bytesDown = down } else { v.bytesDownUnknown = 1 }
+        v.offHoursConnections = hours.isOffHours(o.timestamp) ? 1 : 0
+        insert(key, v)
+    }
+
+    public mutating func merge(_ other: Aggregates) {
+        for (k, v) in other.rows { insert(k, v) }
+    }
+
+    private mutating func insert(_ k: AggregateKey, _ v: AggregateValue) {
+        if var existing = rows[k] {
+            existing.merge(v)
+            rows[k] = existing
+        } else {
+            rows[k] = v
+        }
+    }
+
+    /// Rows in a stable order (day, service, user, region) so output is reproducible.
+    public var sorted: [(key: AggregateKey, value: AggregateValue)] {
+        rows.sorted { $0.key < $1.key }
+    }
+}

@@ -1,0 +1,94 @@
+/// What a host means, from the signature catalog.
+public struct ServiceMatch: Sendable, Equatable {
+    public enum Evidence: String, Sendable { case strong, weak }
+    public var serviceID: String
+    public var vendor: String
+    public var service: String
+    public var tier: String
+    public var category: String
+    public var tierInName: Bool
+    public var evidence: Evidence
+    public init(serviceID: String, vendor: String, service: String, tier: String, category: String,
+                tierInName: Bool, evidence: Evidence) {
+        self.serviceID = serviceID
+        self.vendor = vendor
+        self.service = service
+        self.tier = tier
+        self.category = category
+        self.tierInName = tierInName
+        self.evidence = evidence
+    }
+}
+
+/// Looks a normalised host name up in a catalog. Implemented by `Signatures`.
+public protocol ServiceMatcher: Sendable {
+    func match(host: String) -> ServiceMatch?
+}
+
+/// Where a destination is, and how we know.
+public struct Region: Sendable, Hashable {
+    public enum How: String, Sendable { case host, geoip, unknown }
+    public enum Group: String, Sendable {
+        case euEEA = "eu-eea"
+        case nonEU = "non-eu"
+        case unknown
+    }
+    /// ISO 3166-1 alpha-2 country code, upper case, or nil when unknown.
+    public var country: String?
+    public var how: How
+
+    public init(country: String?, how: How) {
+        self.country = country
+        self.how = how
+    }
+
+    public static let unknown = Region(country: nil, how: .unknown)
+
+    /// The aggregate key: the country code, or "unknown".
+    public var key: String { country ?? "unknown" }
+
+    public var group: Group {
+        guard let c = country else { return .unknown }
+        return Region.euEEA.contains(c) ? .euEEA : .nonEU
+    }
+
+    /// EU member states plus the EEA's Iceland, Liechtenstein and Norway (GDPR applies in all 30).
+    public static let euEEA: Set<String> = [
+        "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+        "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE", "IS", "LI", "NO",
+    ]
+}
+
+/// Finds the country of a server address. Implemented by `GeoIP`.
+public protocol GeoLocator: Sendable {
+    func country(of address: IPAddress) -> String?
+}
+
+/// An observation with what it means.
+public struct Attribution: Sendable {
+    public var match: ServiceMatch?
+    /// The user the aggregates count this under: the source's user, else the client address.
+    public var user: String
+    public var region: Region
+}
+
+/// Adds meaning to observations: service, user, destination region.
+public struct Attributor: Sendable {
+    public var matcher: any ServiceMatcher
+    public var geo: (any GeoLocator)?
+
+    public init(matcher: any ServiceMatcher, geo: (any GeoLocator)?) {
+        self.matcher = matcher
+        self.geo = geo
+    }
+
+    public func attribute(_ o: Observation) -> Attribution {
+        let match = o.host.flatMap { matcher.match(host: $0) }
+        let user = o.user ?? o.clientIP?.description ?? o.clientName ?? "unknown"
+        var region = Region.unknown
+        if let ip = o.serverIP, let geo, let country = geo.country(of: ip) {
+            region = Region(country: country, how: .geoip)
+        }
+        return Attribution(match: match, user: user, region: region)
+    }
+}

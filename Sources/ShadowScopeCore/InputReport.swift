@@ -1,0 +1,50 @@
+/// What one input yielded: counted records and sampled skips, for the summary's `input` section.
+/// Every record that is not used is counted here with a reason: nothing is dropped silently.
+public struct InputReport: Sendable {
+    public static let maxSamples = 5
+
+    public struct Sample: Sendable, Equatable {
+        public var location: String
+        public var reason: String
+        public init(location: String, reason: String) {
+            self.location = location
+            self.reason = reason
+        }
+    }
+
+    public var file: String
+    public var format: String
+    /// Lines or packets read.
+    public var records: Int = 0
+    /// Observations produced.
+    public var observations: Int = 0
+    /// Observations whose host matched the catalog.
+    public var matched: Int = 0
+    public var skipped: Int = 0
+    public var skippedSamples: [Sample] = []
+    /// Packets only: frames read, and those whose headers we could not use.
+    public var packets: Int? = nil
+    public var drops: Int? = nil
+    /// Named limits that were reached, with how often.
+    public var capsHit: [String: Int] = [:]
+    /// Records this version reads but does not analyse yet (UDP, ARP, ...), by kind: counted, not lost.
+    public var notAnalyzed: [String: Int] = [:]
+    /// Set when the input could not be read at all (exit status 3).
+    public var error: String? = nil
+
+    public init(file: String, format: String) {
+        self.file = file
+        self.format = format
+    }
+
+    public mutating func skip(at location: String, reason: String) {
+        skipped += 1
+        if skippedSamples.count < InputReport.maxSamples {
+            skippedSamples.append(Sample(location: location, reason: reason))
+        }
+    }
+
+    public mutating func hitCap(_ name: String) {
+        capsHit[name, default: 0] += 1
+    }
+}

@@ -1,0 +1,84 @@
+/// How a host name was learned. Raw values are the contract's `host_source` strings.
+public enum HostSource: String, Sendable, CaseIterable {
+    case tlsSNI = "tls-sni"
+    case quicSNI = "quic-sni"
+    case httpHost = "http-host"
+    case proxyConnect = "proxy-connect"
+    case proxyURL = "proxy-url"
+    case dnsQuery = "dns-query"
+    case dnsAnswer = "dns-answer"
+}
+
+public enum Transport: String, Sendable {
+    case tcp, udp
+}
+
+/// Where a record came from: a file and the 1-based frame or line that carried or completed it.
+public struct SourceRef: Hashable, Sendable, CustomStringConvertible {
+    public enum Position: Hashable, Sendable {
+        case frame(Int)
+        case line(Int)
+        case none
+    }
+    public var file: String
+    public var position: Position
+
+    public init(file: String, position: Position) {
+        self.file = file
+        self.position = position
+    }
+
+    /// `file:line` or `file:frame`, as used in sampled skips and alert evidence.
+    public var description: String {
+        switch position {
+        case .frame(let n), .line(let n): return "\(file):\(n)"
+        case .none: return file
+        }
+    }
+}
+
+/// The one record every source produces (DESIGN.md "Observation"). Unknown is nil, never 0.
+public struct Observation: Sendable {
+    public var timestamp: Timestamp
+    public var source: SourceRef
+    public var transport: Transport?
+    public var clientIP: IPAddress?
+    /// Client host text when the source gave a name rather than an address (Squid with log_fqdn).
+    public var clientName: String?
+    public var clientPort: UInt16?
+    public var user: String?
+    public var serverIP: IPAddress?
+    public var serverPort: UInt16?
+    public var host: String?
+    public var hostSource: HostSource?
+    public var urlPath: String?
+    public var method: String?
+    public var status: Int?
+    public var bytesUp: Int64?
+    public var bytesDown: Int64?
+    public var packetsUp: Int64?
+    public var packetsDown: Int64?
+    public var durationMs: Int64?
+
+    public init(timestamp: Timestamp, source: SourceRef) {
+        self.timestamp = timestamp
+        self.source = source
+    }
+}
+
+/// Normalises a host name as the contract wants it: lower case, no trailing dot, no port.
+/// Returns nil for empty names or names with bytes that cannot be in a DNS name.
+public func normalizeHost(_ raw: some Collection<UInt8>) -> String? {
+    var out = [UInt8]()
+    out.reserveCapacity(raw.count)
+    for c in raw {
+        switch c {
+        case 0x41...0x5A: out.append(c + 32)
+        case 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F: out.append(c)
+        default: return nil
+        }
+    }
+    while out.last == 0x2E { out.removeLast() }
+    guard !out.isEmpty, out.count <= 253 else { return nil }
+    return String(decoding: out, as: UTF8.self)
+}
