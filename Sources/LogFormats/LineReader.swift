@@ -1,0 +1,102 @@
+import Glibc
+import ShadowScopeCore
+
+/// Splits a byte stream into lines in a reused buffer: no String per line. Lines end at LF; a CR
+/// before it is dropped. A line longer than `maxLineBytes` is reported as too long and skipped whole.
+public struct LineReader {
+    /// Longest line we parse; real proxy lines are under 8 KB, a 64 KB cap bounds a hostile one.
+    public static let maxLineBytes = 65_536
+    static let chunkSize = 1 << 20
+
+    public enum Line {
+        case text(UnsafeRawBufferPointer)
+        case tooLong(length: Int)
+    }
+
+    public struct ReadError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Reads `fd` to its end, calling `body` with each line and its 1-based number. `prefix` holds
+    /// bytes already read from `fd` (for sniffing) that come first.
+    public static func forEachLine(fd: Int32, prefix: [UInt8] = [], _ body: (Line, Int) -> Void) throws(ReadError) {
+        var buffer = [UInt8](repeating: 0, count: chunkSize + maxLineBytes + 1)
+        var filled = 0
+        var lineNumber = 0
+        var skippingLongLine = false
+        var longLength = 0
+        var pending = prefix[...]
+        while true {
+            // Fill after what is left of the previous chunk.
+            let n: Int
+            if !pending.isEmpty {
+                n = min(pending.count, buffer.count - filled)
+                buffer.withUnsafeMutableBytes { raw in
+                    for (i, b) in pending.prefix(n).enumerated() { raw[filled + i] = b }
+                }
+                pending = pending.dropFirst(n)
+            } else {
+                let space = buffer.count - filled
+                let r = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + filled, space) }
+                if r < 0 {
+                    if errno == EINTR { continue }
+                    throw ReadError(description: String(cString: strerror(errno)))
+                }
+                n = r
+            }
+            let atEOF = n == 0
+            filled += n
+            var start = 0
+            buffer.withUnsafeBytes { raw in
+                while start < filled {
+                    guard let nl = memchr(raw.baseAddress! + start, 0x0A, filled - start) else { break }
+                    let end = raw.baseAddress!.distance(to: UnsafeRawPointer(nl))
+                    lineNumber += 1
+                    if skippingLongLine {
+                        body(.tooLong(length: longLength + end - start), lineNumber)
+                        skippingLongLine = false
+                    } else {
+                        var stop = end
+                        if stop > start && raw[stop - 1] == 0x0D { stop -= 1 }
+                        if end - start > maxLineBytes {
+                            body(.tooLong(length: end - start), lineNumber)
+                        } else {
+                            body(.text(UnsafeRawBufferPointer(rebasing: raw[start..<stop])), lineNumber)
+                        }
+                    }
+                    start = end + 1
+                }
+            }
+            if atEOF {
+                if filled > start {
+                    lineNumber += 1  // last line without a newline
+                    if skippingLongLine {
+                        body(.tooLong(length: longLength + filled - start), lineNumber)
+                    } else {
+                        buffer.withUnsafeBytes { raw in
+                            var stop = filled
+                            if raw[stop - 1] == 0x0D { stop -= 1 }
+                            body(.text(UnsafeRawBufferPointer(rebasing: raw[start..<stop])), lineNumber)
+                        }
+                    }
+                }
+                return
+            }
+            // Keep the unfinished line; if it is already over the cap, stop keeping its bytes.
+            let rest = filled - start
+            if skippingLongLine || rest > maxLineBytes {
+                if !skippingLongLine { longLength = 0 }
+                longLength += rest
+                skippingLongLine = true
+                filled = 0
+            } else {
+                if start > 0 {
+                    buffer.withUnsafeMutableBytes { raw in
+                        raw.baseAddress!.copyMemory(from: raw.baseAddress! + start, byteCount: rest)
+                    }
+                }
+                filled = rest
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import ShadowScopeCore
+
+/// What a log parser makes of one line.
+public enum LineResult {
+    case observation(Observation)
+    /// Not a record (blank, comment, header): not counted as skipped.
+    case ignored
+    /// A line we could not use, with the reason shown in the summary's sampled skips.
+    case skipped(String)
+}
+
+/// One log format: a name for `--format` and the summary, a content sniffer and a line parser.
+public protocol LogFormat: Sendable {
+    var name: String { get }
+    /// True when `line` is unmistakably this format (used on the first lines of a file).
+    func recognizes(_ line: UnsafeRawBufferPointer) -> Bool
+    func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult
+}
+
+/// Every format we read, in the order detection tries them.
+public let allLogFormats: [any LogFormat] = [SquidNative()]
+
+/// Picks the format of a text input from its first lines: the first format that recognises most of
+/// the non-blank lines among the first few.
+public func detectLogFormat(sample: UnsafeRawBufferPointer) -> (any LogFormat)? {
+    var lines: [UnsafeRawBufferPointer] = []
+    var start = 0
+    var i = 0
+    while i < sample.count && lines.count < 10 {
+        if sample[i] == 0x0A {
+            var stop = i
+            if stop > start && sample[stop - 1] == 0x0D { stop -= 1 }
+            if stop > start { lines.append(UnsafeRawBufferPointer(rebasing: sample[start..<stop])) }
+            start = i + 1
+        }
+        i += 1
+    }
+    if lines.isEmpty && sample.count > start { lines.append(UnsafeRawBufferPointer(rebasing: sample[start...])) }
+    guard !lines.isEmpty else { return nil }
+    for format in allLogFormats {
+        let hits = lines.filter { format.recognizes($0) }.count
+        if hits * 2 > lines.count { return format }
+    }
+    return nil
+}

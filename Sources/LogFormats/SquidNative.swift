@@ -1,0 +1,189 @@
+import ShadowScopeCore
+
+/// Squid's native access.log (`logformat squid`):
+/// `time.ms elapsed client code/status bytes method URL user hierarchy/peer type`.
+/// `bytes` is the size of the reply sent to the client (headers included): it is the download
+/// size. Nothing in this format says how much the client sent, so `bytes_up` stays unknown.
+public struct SquidNative: LogFormat {
+    public let name = "squid"
+    static let fieldCount = 10
+
+    public init() {}
+
+    public func recognizes(_ line: UnsafeRawBufferPointer) -> Bool {
+        if case .observation = parse(line, source: SourceRef(file: "", position: .none)) { return true }
+        return false
+    }
+
+    public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
+        var fields = [UnsafeRawBufferPointer]()
+        fields.reserveCapacity(Self.fieldCount)
+        var i = 0
+        let n = line.count
+        while i < n {
+            while i < n && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
+            guard i < n else { break }
+            let start = i
+            while i < n && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
+            if fields.count == Self.fieldCount { return .skipped("more than \(Self.fieldCount) fields: not squid native format") }
+            fields.append(UnsafeRawBufferPointer(rebasing: line[start..<i]))
+        }
+        if fields.isEmpty { return .ignored }
+        guard fields.count == Self.fieldCount else {
+            return .skipped("expected \(Self.fieldCount) fields, found \(fields.count)")
+        }
+        guard let ts = parseTimestamp(fields[0]) else { return .skipped("time '\(text(fields[0]))' is not seconds.milliseconds") }
+        guard let elapsed = parseInt(fields[1]) else { return .skipped("elapsed '\(text(fields[1]))' is not a number") }
+        guard let slash = fields[3].firstIndex(of: 0x2F),
+              let status = parseInt(UnsafeRawBufferPointer(rebasing: fields[3][(slash + 1)...])) else {
+            return .skipped("result '\(text(fields[3]))' is not CODE/STATUS")
+        }
+        guard let bytes = parseInt(fields[4]) else { return .skipped("bytes '\(text(fields[4]))' is not a number") }
+
+        var o = Observation(timestamp: ts, source: source)
+        o.transport = .tcp
+        o.durationMs = elapsed
+        if let ip = IPAddress(text(fields[2])) { o.clientIP = ip } else { o.clientName = text(fields[2]) }
+        o.status = Int(status)
+        o.bytesDown = bytes
+        o.bytesUp = nil
+        o.method = text(fields[5])
+        let user = fields[7]
+        if !(user.count == 1 && user[0] == 0x2D) { o.user = percentDecoded(user) }
+        // "HIER_DIRECT/203.0.113.5": for direct fetches the peer is the origin server.
+        if let hs = fields[8].firstIndex(of: 0x2F) {
+            o.serverIP = IPAddress(text(UnsafeRawBufferPointer(rebasing: fields[8][(hs + 1)...])))
+        }
+        let url = fields[6]
+        if o.method == "CONNECT" {
+            guard let (host, port) = splitHostPort(url[...]) else { return .skipped("CONNECT target '\(text(url))' is not host:port") }
+            o.host = host
+            o.serverPort = port
+            o.hostSource = .proxyConnect
+        } else if let parsed = parseURL(url) {
+            o.host = parsed.host
+            o.serverPort = parsed.port
+            o.urlPath = parsed.path
+            o.hostSource = parsed.host == nil ? nil : .proxyURL
+        }
+        return .observation(o)
+    }
+}
+
+// MARK: field helpers shared by log formats
+
+func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: b, as: UTF8.self) }
+
+func parseInt(_ b: UnsafeRawBufferPointer) -> Int64? {
+    guard !b.isEmpty, b.count <= 18 else { return nil }
+    var v: Int64 = 0
+    for c in b {
+        guard c >= 0x30 && c <= 0x39 else { return nil }
+        v = v * 10 + Int64(c - 0x30)
+    }
+    return v
+}
+
+/// `1795606324.678` (seconds, optional fraction) → timestamp.
+func parseTimestamp(_ b: UnsafeRawBufferPointer) -> Timestamp? {
+    let dot = b.firstIndex(of: 0x2E) ?? b.count
+    guard let secs = parseInt(UnsafeRawBufferPointer(rebasing: b[..<dot])) else { return nil }
+    var micros: Int64 = 0
+    if dot < b.count {
+        let frac = UnsafeRawBufferPointer(rebasing: b[(dot + 1)...])
+        guard !frac.isEmpty, frac.count <= 9, let f = parseInt(frac) else { return nil }
+        micros = f
+        for _ in frac.count..<6 { micros *= 10 }
+        for _ in 6..<max(6, frac.count) { micros /= 10 }
+    }
+    return Timestamp(seconds: secs, microseconds: micros)
+}
+
+/// `host:port`, `[v6]:port` or a bare host → normalised host and port.
+func splitHostPort(_ b: Slice<UnsafeRawBufferPointer>) -> (String, UInt16?)? {
+    guard !b.isEmpty else { return nil }
+    var hostPart = b
+    var port: UInt16? = nil
+    if b.first == 0x5B {  // [IPv6]:port
+        guard let close = b.firstIndex(of: 0x5D) else { return nil }
+        hostPart = b[(b.startIndex + 1)..<close]
+        let after = b[(close + 1)...]
+        if after.first == 0x3A {
+            guard let p = parseInt(UnsafeRawBufferPointer(rebasing: after.dropFirst())), let p16 = UInt16(exactly: p) else { return nil }
+            port = p16
+        }
+        guard let ip = IPAddress(String(decoding: hostPart, as: UTF8.self)) else { return nil }
+        return (ip.description, port)
+    }
+    if let colon = b.lastIndex(of: 0x3A) {
+        if b[b.startIndex..<colon].contains(0x3A) {
+            // A bare IPv6 address without brackets.
+            guard let ip = IPAddress(String(decoding: b, as: UTF8.self)) else { return nil }
+            return (ip.description, nil)
+        }
+        hostPart = b[b.startIndex..<colon]
+        guard let p = parseInt(UnsafeRawBufferPointer(rebasing: b[(colon + 1)...])), let p16 = UInt16(exactly: p) else { return nil }
+        port = p16
+    }
+    guard let host = normalizeHost(hostPart) else { return nil }
+    return (host, port)
+}
+
+/// `scheme://[user@]host[:port]/path?query#frag` → host, port (or the scheme's default) and path
+/// without query or fragment. Nil for things that are not absolute URLs (`error:...`, `/path`).
+func parseURL(_ b: UnsafeRawBufferPointer) -> (host: String?, port: UInt16?, path: String?)? {
+    let bytes = b[...]
+    guard let colon = bytes.firstIndex(of: 0x3A), colon + 2 < bytes.endIndex,
+          bytes[colon + 1] == 0x2F, bytes[colon + 2] == 0x2F else {
+        if bytes.first == 0x2F { return (nil, nil, pathWithoutQuery(bytes)) }
+        return nil
+    }
+    let scheme = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
+    let afterScheme = bytes[(colon + 3)...]
+    let authorityEnd = afterScheme.firstIndex { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 } ?? afterScheme.endIndex
+    var authority = afterScheme[..<authorityEnd]
+    if let at = authority.lastIndex(of: 0x40) { authority = authority[(at + 1)...] }
+    guard let (host, explicitPort) = splitHostPort(authority) else { return (nil, nil, nil) }
+    let defaultPort: UInt16? = switch scheme {
+    case "http", "ws": 80
+    case "https", "wss": 443
+    case "ftp": 21
+    default: nil
+    }
+    let rest = afterScheme[authorityEnd...]
+    let path = rest.first == 0x2F ? pathWithoutQuery(rest) : "/"
+    return (host, explicitPort ?? defaultPort, path)
+}
+
+/// The path up to `?` or `#`: query strings can hold personal data and are never kept.
+func pathWithoutQuery(_ b: Slice<UnsafeRawBufferPointer>) -> String {
+    let end = b.firstIndex { $0 == 0x3F || $0 == 0x23 } ?? b.endIndex
+    return String(decoding: b[..<end], as: UTF8.self)
+}
+
+/// Squid writes user names URL-encoded (`%40` for `@`); invalid escapes are kept as they are.
+func percentDecoded(_ b: UnsafeRawBufferPointer) -> String {
+    guard b.contains(0x25) else { return String(decoding: b, as: UTF8.self) }
+    var out = [UInt8]()
+    out.reserveCapacity(b.count)
+    var i = 0
+    while i < b.count {
+        if b[i] == 0x25, i + 2 < b.count, let h = hex(b[i + 1]), let l = hex(b[i + 2]) {
+            out.append(h << 4 | l)
+            i += 3
+        } else {
+            out.append(b[i])
+            i += 1
+        }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+private func hex(_ c: UInt8) -> UInt8? {
+    switch c {
+    case 0x30...0x39: return c - 0x30
+    case 0x61...0x66: return c - 0x61 + 10
+    case 0x41...0x46: return c - 0x41 + 10
+    default: return nil
+    }
+}

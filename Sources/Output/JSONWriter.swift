@@ -1,0 +1,100 @@
+/// A small streaming JSON writer into a byte buffer: keys in the order written, no Foundation,
+/// so NDJSON output costs no more than the bytes it writes.
+public struct JSONWriter {
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma: [Bool] = [false]
+    /// Indent nested values by two spaces per level (for files people read); NDJSON stays compact.
+    public var pretty: Bool
+
+    public init(pretty: Bool = false) {
+        self.pretty = pretty
+        bytes.reserveCapacity(512)
+    }
+
+    public mutating func reset() {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = [false]
+    }
+
+    private mutating func separator() {
+        if needsComma[needsComma.count - 1] { bytes.append(0x2C) }
+        needsComma[needsComma.count - 1] = true
+        if pretty && needsComma.count > 1 { newline(depth: needsComma.count - 1) }
+    }
+
+    private mutating func newline(depth: Int) {
+        bytes.append(0x0A)
+        bytes.append(contentsOf: repeatElement(0x20, count: 2 * depth))
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        let hadItems = needsComma.removeLast()
+        if pretty && hadItems { newline(depth: needsComma.count - 1) }
+        bytes.append(bracket)
+    }
+
+    private mutating func key(_ k: String) {
+        separator()
+        appendString(k)
+        bytes.append(0x3A)
+        if pretty { bytes.append(0x20) }
+    }
+
+    public mutating func beginObject(_ k: String? = nil) {
+        if let k { key(k) } else { separator() }
+        bytes.append(0x7B)
+        needsComma.append(false)
+    }
+
+    public mutating func endObject() { close(0x7D) }
+
+    public mutating func beginArray(_ k: String? = nil) {
+        if let k { key(k) } else { separator() }
+        bytes.append(0x5B)
+        needsComma.append(false)
+    }
+
+    public mutating func endArray() { close(0x5D) }
+
+    public mutating func field(_ k: String, _ v: String?) {
+        key(k)
+        if let v { appendString(v) } else { appendNull() }
+    }
+
+    public mutating func field(_ k: String, _ v: Int64?) {
+        key(k)
+        if let v { bytes.append(contentsOf: String(v).utf8) } else { appendNull() }
+    }
+
+    public mutating func field(_ k: String, _ v: Int?) { field(k, v.map { Int64($0) }) }
+
+    public mutating func field(_ k: String, _ v: Bool?) {
+        key(k)
+        if let v { bytes.append(contentsOf: (v ? "true" : "false").utf8) } else { appendNull() }
+    }
+
+    public mutating func value(_ v: String) {
+        separator()
+        appendString(v)
+    }
+
+    private mutating func appendNull() { bytes.append(contentsOf: "null".utf8) }
+
+    private mutating func appendString(_ s: String) {
+        bytes.append(0x22)
+        for c in s.utf8 {
+            switch c {
+            case 0x22: bytes.append(0x5C); bytes.append(0x22)
+            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
+            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
+            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
+            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+            default: bytes.append(c)
+            }
+        }
+        bytes.append(0x22)
+    }
+}

@@ -1,0 +1,113 @@
+import ShadowScopeCore
+
+/// What the summary says about the GeoIP database it used (DB-IP's licence asks for credit).
+public struct GeoIPInfo: Sendable {
+    public var path: String
+    public var databaseType: String
+    public var buildEpoch: UInt64
+    public var attribution: String?
+    public init(path: String, databaseType: String, buildEpoch: UInt64, attribution: String?) {
+        self.path = path
+        self.databaseType = databaseType
+        self.buildEpoch = buildEpoch
+        self.attribution = attribution
+    }
+}
+
+public struct SummaryContext: Sendable {
+    public var tool: String
+    public var geoip: GeoIPInfo?
+    public var hours: BusinessHours
+    public init(tool: String, geoip: GeoIPInfo?, hours: BusinessHours) {
+        self.tool = tool
+        self.geoip = geoip
+        self.hours = hours
+    }
+}
+
+public let summarySchema = "shadowscope.summary/1"
+
+/// The daily summary (DESIGN.md "Summary"): what each input yielded, then one flat row per
+/// day × user × service × region. Rows are sorted, so equal inputs give byte-equal output.
+public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext) -> [UInt8] {
+    var w = JSONWriter(pretty: true)
+    w.beginObject()
+    w.field("schema", summarySchema)
+    w.field("generated_by", context.tool)
+    w.beginObject("assumptions")
+    w.field("business_hours", context.hours.description)
+    w.field("day", "UTC")
+    w.field("approved_services", "none (no policy file)")
+    w.endObject()
+    w.beginObject("geoip")
+    if let g = context.geoip {
+        w.field("database", g.databaseType)
+        w.field("path", g.path)
+        w.field("build_epoch", Int64(exactly: g.buildEpoch))
+        w.field("attribution", g.attribution)
+    } else {
+        w.field("database", nil as String?)
+    }
+    w.endObject()
+    w.beginArray("input")
+    for r in inputs {
+        w.beginObject()
+        w.field("file", r.file)
+        w.field("format", r.format)
+        w.field("error", r.error)
+        w.field("records", r.records)
+        w.field("observations", r.observations)
+        w.field("matched", r.matched)
+        w.field("skipped", r.skipped)
+        w.beginArray("skipped_samples")
+        for s in r.skippedSamples {
+            w.beginObject()
+            w.field("at", s.location)
+            w.field("reason", s.reason)
+            w.endObject()
+        }
+        w.endArray()
+        w.field("packets", r.packets)
+        w.field("drops", r.drops)
+        w.beginObject("caps_hit")
+        for (k, v) in r.capsHit.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
+        w.endObject()
+        w.beginObject("not_analyzed")
+        for (k, v) in r.notAnalyzed.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
+        w.endObject()
+        w.endObject()
+    }
+    w.endArray()
+    w.beginArray("aggregates")
+    for (k, v) in aggregates.sorted {
+        w.beginObject()
+        w.field("day", k.day)
+        w.field("user", k.user)
+        w.field("service_id", k.serviceID)
+        w.field("region", k.region)
+        w.field("vendor", v.match.vendor)
+        w.field("service", v.match.service)
+        w.field("tier", v.match.tier)
+        w.field("tier_visible_in_name", v.match.tierInName)
+        w.field("category", v.match.category)
+        w.field("approved", v.approved)
+        w.field("country", v.country)
+        w.field("region_group", Region(country: v.country, how: v.how).group.rawValue)
+        w.field("how", v.how.rawValue)
+        w.field("connections", v.connections)
+        // A sum is only written when at least one observation measured it; all unknown is null.
+        w.field("bytes_up", v.bytesUpUnknown == v.connections ? nil : v.bytesUp)
+        w.field("bytes_up_unknown", v.bytesUpUnknown)
+        w.field("bytes_down", v.bytesDownUnknown == v.connections ? nil : v.bytesDown)
+        w.field("bytes_down_unknown", v.bytesDownUnknown)
+        w.field("first_seen", v.firstSeen.rfc3339)
+        w.field("last_seen", v.lastSeen.rfc3339)
+        w.field("off_hours_connections", v.offHoursConnections)
+        w.endObject()
+    }
+    w.endArray()
+    w.endObject()
+    var out = w.bytes
+    out.append(0x0A)
+    return out
+}

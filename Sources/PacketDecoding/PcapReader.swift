@@ -1,0 +1,84 @@
+import CPcap
+import Glibc
+import ShadowScopeCore
+
+/// A pcap or pcapng file read by libpcap. Not thread-safe: one reader per thread.
+public final class PcapReader {
+    public struct OpenError: Error, CustomStringConvertible {
+        public var file: String
+        public var reason: String
+        public var description: String { "\(file): \(reason)" }
+        public init(file: String, reason: String) {
+            self.file = file
+            self.reason = reason
+        }
+    }
+
+    public enum Next {
+        case packet(ts: Timestamp, captured: UnsafeRawBufferPointer, originalLength: Int)
+        case end
+        /// libpcap cannot go on (a truncated or corrupt file); what was read so far stands.
+        case error(String)
+    }
+
+    private let handle: OpaquePointer
+    public let dlt: Int32
+    /// libpcap's name for the link type, e.g. `EN10MB`, `LINUX_SLL`.
+    public let linkTypeName: String
+
+    /// Opens a file by path; `-` is standard input.
+    public convenience init(path: String) throws(OpenError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
+            throw OpenError(file: path, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+        self.init(handle: h)
+    }
+
+    /// Reads from an open stream (a pipe fed with bytes already sniffed from stdin). Takes ownership.
+    public convenience init(stream: UnsafeMutablePointer<FILE>, name: String) throws(OpenError) {
+        var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
+        guard let h = pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
+            fclose(stream)
+            throw OpenError(file: name, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+        self.init(handle: h)
+    }
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+        dlt = pcap_datalink(handle)
+        linkTypeName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "DLT \(dlt)"
+    }
+
+    deinit { pcap_close(handle) }
+
+    /// The next packet. Its bytes are valid only until the following call.
+    public func next() -> Next {
+        var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
+        var data: UnsafePointer<UInt8>? = nil
+        let status = pcap_next_ex(handle, &header, &data)
+        switch status {
+        case 1:
+            guard let h = header?.pointee, let data else { return .error("libpcap returned no packet data") }
+            let ts = Timestamp(seconds: Int64(h.ts.tv_sec), microseconds: Int64(h.ts.tv_usec))
+            return .packet(ts: ts, captured: UnsafeRawBufferPointer(start: data, count: Int(h.caplen)), originalLength: Int(h.len))
+        case PCAP_ERROR_BREAK:  // -2: end of file
+            return .end
+        default:
+            return .error(String(cString: pcap_geterr(handle)))
+        }
+    }
+}
+
+/// True when the first bytes are a pcap (either byte order, micro- or nanosecond) or pcapng header.
+public func looksLikeCapture(_ prefix: some Collection<UInt8>) -> Bool {
+    guard prefix.count >= 4 else { return false }
+    let m = Array(prefix.prefix(4))
+    let magics: [[UInt8]] = [
+        [0xD4, 0xC3, 0xB2, 0xA1], [0xA1, 0xB2, 0xC3, 0xD4],  // pcap, microseconds
+        [0x4D, 0x3C, 0xB2, 0xA1], [0xA1, 0xB2, 0x3C, 0x4D],  // pcap, nanoseconds
+        [0x0A, 0x0D, 0x0D, 0x0A],                            // pcapng section header block
+    ]
+    return magics.contains(m)
+}
