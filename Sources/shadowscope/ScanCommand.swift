@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import GeoIP
+import LogFormats
+import Output
+import PacketDecoding
+import ShadowScopeCore
+import Signatures
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Scan captures (pcap, pcapng) and logs (Squid native) and write the daily summary.",
+        discussion: """
+            INPUT is a file, a directory (every file in it, recursively) or - for standard input. \
+            The format is told from the content, not the file name. The summary JSON goes to \
+            standard output unless another output is - or --summary names a file.
+            """
+    )
+
+    @Argument(help: ArgumentHelp("Captures, logs, directories, or - for standard input.", valueName: "INPUT"))
+    var inputs: [String]
+
+    @Option(help: ArgumentHelp("Input format: auto (from content), pcap, squid.", valueName: "NAME"))
+    var format: String = "auto"
+
+    @Option(help: ArgumentHelp("Write one JSON line per observation (flow, log line) to FILE, or - for stdout.", valueName: "FILE"))
+    var observations: String?
+
+    @Option(help: ArgumentHelp("Write the summary JSON to FILE, or - for stdout (the default when no other output is -).", valueName: "FILE"))
+    var summary: String?
+
+    @Option(help: ArgumentHelp("Signature catalog directory (default: the bundled signatures/).", valueName: "DIR"))
+    var signatures: String?
+
+    @Option(help: ArgumentHelp("GeoIP database in MMDB format, e.g. GeoLite2-City.mmdb (default: the bundled DB-IP City Lite).", valueName: "FILE"))
+    var geoip: String?
+
+    func validate() throws {
+        guard ["auto", "pcap", "squid"].contains(format) else {
+            throw ValidationError("--format: '\(format)' is not one of auto, pcap, squid")
+        }
+        if observations == "-" && summary == "-" {
+            throw ValidationError("--observations and --summary cannot both be standard output")
+        }
+        if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+    }
+
+    func run() throws {
+        let setup: Setup
+        do { setup = try Setup(signatures: signatures, geoip: geoip) } catch {
+            printError(error.description)
+            throw ExitCode(Exit.usage)
+        }
+        let observationOut: OutputFile?
+        let summaryOut: OutputFile?
+        do {
+            observationOut = try observations.map { path throws(ConfigurationError) in try OutputFile(path: path) }
+            summaryOut = try OutputFile(path: summary ?? (observations == "-" ? "/dev/null" : "-"))
+        } catch {
+            printError(error.description)
+            throw ExitCode(Exit.usage)
+        }
+
+        var reports: [InputReport] = []
+        var aggregates = Aggregates()
+        var line = JSONWriter()
+        let hours = BusinessHours()
+        for path in expandInputs(inputs) {
+            var report = scanOne(path) { o in
+                let a = setup.attributor.attribute(o)
+                aggregates.add(o, a, hours: hours, approved: [])
+                if let out = observationOut {
+                    line.reset()
+                    writeObservation(o, into: &line)
+                    out.write(line.bytes + [0x0A])
+                }
+                return a.match != nil
+            }
+            if let error = report.error { printError("\(path): \(error)") }
+            if report.skipped > 0 { printError("\(path): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")") }
+            report.file = path
+            reports.append(report)
+        }
+        observationOut?.close()
+        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours)
+        summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
+        summaryOut?.close()
+        if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
+    }
+
+    /// Scans one input; `handle` attributes and records an observation and says whether it matched.
+    private func scanOne(_ path: String, handle: (Observation) -> Bool) -> InputReport {
+        let source: InputSource
+        switch InputSource.open(path) {
+        case .failure(let e):
+            var r = InputReport(file: path, format: "unknown")
+            r.error = e.reason
+            return r
+        case .success(let s): source = s
+        }
+        defer { source.close() }
+        let kind = source.kind
+        if format == "pcap" || (format == "auto" && kind == .capture) {
+            var report = InputReport(file: path, format: "pcap")
+            do {
+                let reader = try source.pcapReader()
+                report.format = reader.linkTypeName == "" ? "pcap" : "pcap (\(reader.linkTypeName))"
+                var observed = 0, matched = 0
+                CaptureScanner().scan(reader, file: path, report: &report) { o in
+                    observed += 1
+                    if handle(o) { matched += 1 }
+                }
+                report.observations = observed
+                report.matched = matched
+            } catch {
+                report.error = "not a readable capture: \(error.reason)"
+            }
+            return report
+        }
+        if case .compressed(let name) = kind {
+            var r = InputReport(file: path, format: name)
+            r.error = "\(name)-compressed input is not supported yet; decompress it first (e.g. zcat FILE | shadowscope scan -)"
+            return r
+        }
+        let logFormat: (any LogFormat)?
+        if format == "auto" {
+            logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
+        } else {
+            logFormat = allLogFormats.first { $0.name == format }
+        }
+        guard let logFormat else {
+            var r = InputReport(file: path, format: "unknown")
+            r.error = source.prefix.isEmpty ? "empty input" : "format not recognised (supported: pcap, pcapng, squid native); use --format to force one"
+            return r
+        }
+        var report = InputReport(file: path, format: logFormat.name)
+        var matched = 0
+        LogScanner(format: logFormat).scan(fd: source.fd, prefix: source.prefix, file: path, report: &report) { o in
+            if handle(o) { matched += 1 }
+        }
+        report.matched = matched
+        return report
+    }
+}
+
+/// The catalog and GeoIP database a scan attributes with.
+struct Setup {
+    var attributor: Attributor
+    var geoInfo: GeoIPInfo?
+
+    init(signatures: String?, geoip: String?) throws(ConfigurationError) {
+        guard let dir = signatures ?? Defaults.signaturesDirectory() else {
+            throw ConfigurationError(description: "no signature catalog found; pass --signatures DIR")
+        }
+        let catalog: Catalog
+        do { catalog = try CatalogLoader.load(directory: dir) } catch {
+            throw ConfigurationError(description: "signature catalog has errors:\n" + error.description)
+        }
+        var geo: MaxMindDatabase? = nil
+        if let path = geoip ?? Defaults.geoipDatabase() {
+            do { geo = try MaxMindDatabase(path: path) } catch {
+                throw ConfigurationError(description: error.description)
+            }
+        } else {
+            printError("warning: no GeoIP database (run `make setup` or pass --geoip FILE); destination regions will be unknown")
+        }
+        attributor = Attributor(matcher: HostMatcher(catalog: catalog), geo: geo)
+        geoInfo = geo.map {
+            GeoIPInfo(path: $0.path, databaseType: $0.databaseType, buildEpoch: $0.buildEpoch,
+                      attribution: $0.isDBIP ? "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0" : nil)
+        }
+    }
+}

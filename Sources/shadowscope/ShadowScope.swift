@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+
+/// Exit statuses scripts can rely on (README "Exit status").
+enum Exit {
+    static let usage: Int32 = 2        // bad flag, bad configuration: message names the flag or file:line
+    static let unreadable: Int32 = 3   // some input could not be read at all; the rest was processed
+}
+
+@main
+struct ShadowScope: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "shadowscope",
+        abstract: "Find use of AI services in packet captures and proxy logs, and how much data went to each.",
+        discussion: """
+            Exit status: 0 done; 2 usage or configuration error; 3 some input could not be read \
+            (named on stderr; the rest was still processed and reported).
+            """,
+        version: version,
+        subcommands: [Scan.self, SignaturesCommand.self],
+        defaultSubcommand: nil
+    )
+
+    /// ArgumentParser exits 64 on usage errors; the contract says 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success || code == .failure { exit(withError: error) }
+            if code.rawValue == ExitCode.validationFailure.rawValue {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(Exit.usage)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// A configuration problem (unreadable catalog, GeoIP file, output path): exit status 2.
+struct ConfigurationError: Error, CustomStringConvertible {
+    var description: String
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data(("shadowscope: " + message + "\n").utf8))
+}
