@@ -27,12 +27,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "ShadowScopeCoreTests", dependencies: ["ShadowScopeCore"]),
-        .testTarget(name: "SignaturesTests", dependencies: ["Signatures"]),
-        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding"]),
-        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats"]),
-        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP"]),
-        .testTarget(name: "OutputTests", dependencies: ["Output"]),
-        .testTarget(name: "ShadowScopeCLITests", dependencies: ["Output"]),
+        // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ShadowScopeCoreTests", dependencies: ["ShadowScopeCore", "TestSupport"]),
+        .testTarget(name: "SignaturesTests", dependencies: ["Signatures", "TestSupport"]),
+        .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),
+        .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", "TestSupport"]),
+        .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "TestSupport"]),
+        .testTarget(name: "OutputTests", dependencies: ["Output", "TestSupport"]),
+        .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
     ]
 )

@@ -23,7 +23,7 @@ public final class MaxMindDatabase: GeoLocator, @unchecked Sendable {
         let status = MMDB_open(path, UInt32(MMDB_MODE_MMAP), &db)
         guard status == MMDB_SUCCESS else {
             var reason = String(cString: MMDB_strerror(status))
-            if status == MMDB_IO_ERROR { reason += " (\(String(cString: strerror(errno))))" }
+            if status == MMDB_IO_ERROR || status == MMDB_FILE_OPEN_ERROR { reason += " (\(String(cString: strerror(errno))))" }
             throw OpenError(path: path, reason: reason)
         }
         databaseType = db.metadata.database_type.map { String(cString: $0) } ?? "unknown"

@@ -50,14 +50,14 @@ public enum TLSClientHello {
             guard length > 0, length <= 16_384 + 2048 else { throw DecodeError(badRecord, at: c.position - 2, "record length \(length)") }
             records += 1
             guard records <= maxRecords else { throw DecodeError(tooLarge, at: c.position, "more than \(maxRecords) records") }
-            guard let body = c.readBytes(Int(length)) else { return .needMoreData }
-            handshake.append(contentsOf: body)
-            if needed == nil, handshake.count >= 4 {
-                guard handshake[0] == 1 else { throw DecodeError(badHandshake, at: 5, "handshake type \(handshake[0]), not ClientHello") }
-                let len = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
-                guard len + 4 <= maxHelloBytes else { throw DecodeError(tooLarge, at: 6, "ClientHello of \(len) bytes") }
-                needed = len + 4
+            guard let body = c.readBytes(Int(length)) else {
+                // Judge the handshake header as soon as it is here, so a hostile length is rejected
+                // before we buffer up to it.
+                if needed == nil { _ = try helloLength(handshake + Array(c.rest)) }
+                return .needMoreData
             }
+            handshake.append(contentsOf: body)
+            if needed == nil { needed = try helloLength(handshake) }
         }
         let total = needed ?? 0
         let parsed = handshake.withUnsafeBytes { raw in
@@ -70,6 +70,15 @@ public enum TLSClientHello {
     public static func parse(_ stream: [UInt8]) throws(DecodeError) -> Result {
         let parsed = stream.withUnsafeBytes { raw in Swift.Result { () throws(DecodeError) in try parse(raw) } }
         return try parsed.get()
+    }
+
+    /// The whole handshake message's size from its 4-byte header, nil while fewer bytes are here.
+    private static func helloLength(_ handshake: [UInt8]) throws(DecodeError) -> Int? {
+        guard handshake.count >= 4 else { return nil }
+        guard handshake[0] == 1 else { throw DecodeError(badHandshake, at: 5, "handshake type \(handshake[0]), not ClientHello") }
+        let len = Int(handshake[1]) << 16 | Int(handshake[2]) << 8 | Int(handshake[3])
+        guard len + 4 <= maxHelloBytes else { throw DecodeError(tooLarge, at: 6, "ClientHello of \(len) bytes") }
+        return len + 4
     }
 
     /// Parses the ClientHello body (after the 4-byte handshake header).

@@ -8,8 +8,14 @@ public struct ServiceMatch: Sendable, Equatable {
     public var category: String
     public var tierInName: Bool
     public var evidence: Evidence
+    /// The region token the host name carries (`eu-central-1`), when its pattern binds one.
+    public var regionToken: String?
+    /// That region's country code (or `EU`), from the vendor's region_codes; nil when unknown.
+    public var regionCountry: String?
     public init(serviceID: String, vendor: String, service: String, tier: String, category: String,
-                tierInName: Bool, evidence: Evidence) {
+                tierInName: Bool, evidence: Evidence, regionToken: String? = nil, regionCountry: String? = nil) {
+        self.regionToken = regionToken
+        self.regionCountry = regionCountry
         self.serviceID = serviceID
         self.vendor = vendor
         self.service = service
@@ -33,7 +39,7 @@ public struct Region: Sendable, Hashable {
         case nonEU = "non-eu"
         case unknown
     }
-    /// ISO 3166-1 alpha-2 country code, upper case, or nil when unknown.
+    /// ISO 3166-1 alpha-2 country code, upper case, `EU` when a host name binds only the EU, or nil.
     public var country: String?
     public var how: How
 
@@ -49,7 +55,7 @@ public struct Region: Sendable, Hashable {
 
     public var group: Group {
         guard let c = country else { return .unknown }
-        return Region.euEEA.contains(c) ? .euEEA : .nonEU
+        return c == "EU" || Region.euEEA.contains(c) ? .euEEA : .nonEU
     }
 
     /// EU member states plus the EEA's Iceland, Liechtenstein and Norway (GDPR applies in all 30).
@@ -70,6 +76,12 @@ public struct Attribution: Sendable {
     /// The user the aggregates count this under: the source's user, else the client address.
     public var user: String
     public var region: Region
+
+    public init(match: ServiceMatch?, user: String, region: Region) {
+        self.match = match
+        self.user = user
+        self.region = region
+    }
 }
 
 /// Adds meaning to observations: service, user, destination region.
@@ -86,7 +98,9 @@ public struct Attributor: Sendable {
         let match = o.host.flatMap { matcher.match(host: $0) }
         let user = o.user ?? o.clientIP?.description ?? o.clientName ?? "unknown"
         var region = Region.unknown
-        if let ip = o.serverIP, let geo, let country = geo.country(of: ip) {
+        if let country = match?.regionCountry {
+            region = Region(country: country, how: .host)  // the name binds the region: trust it over GeoIP
+        } else if let ip = o.serverIP, let geo, let country = geo.country(of: ip) {
             region = Region(country: country, how: .geoip)
         }
         return Attribution(match: match, user: user, region: region)

@@ -12,6 +12,8 @@ public struct Vendor: Sendable {
     public var id: String
     public var name: String
     public var website: String
+    /// Region tokens in this vendor's host names (`eu`, `us-east-1`) → ISO country code or `EU`.
+    public var regionCodes: [String: String]
     public var services: [Service]
     /// The file it was loaded from, for error messages.
     public var file: String
@@ -54,16 +56,33 @@ public struct Service: Sendable {
     public var location: CatalogLocation
 }
 
-/// An exact host (`chatgpt.com`) or a suffix pattern (`*.chatgpt.com`: any host strictly below it).
+/// An exact host (`chatgpt.com`), a suffix pattern (`*.chatgpt.com`: any host strictly below it),
+/// or a region pattern (`bedrock-runtime.{region}.amazonaws.com`, `{region}-aiplatform.googleapis.com`)
+/// whose `{region}` token the vendor's `region_codes` map to a country.
 public struct HostPattern: Sendable {
     public var pattern: String
     public var evidence: ServiceMatch.Evidence
     public var source: String
     public var location: CatalogLocation
 
-    public var isSuffix: Bool { pattern.hasPrefix("*.") }
-    /// The host part: `chatgpt.com` for both `chatgpt.com` and `*.chatgpt.com`.
-    public var name: String { isSuffix ? String(pattern.dropFirst(2)) : pattern }
+    public static let regionPlaceholder = "{region}"
+
+    public enum Kind: Sendable, Equatable {
+        case exact(String)
+        case suffix(String)
+        /// Labels left of the region label, the text around `{region}` in its label, and the fixed
+        /// labels to its right (`amazonaws.com`).
+        case region(left: [String], before: String, after: String, fixed: String)
+    }
+
+    public var kind: Kind {
+        if pattern.hasPrefix("*.") { return .suffix(String(pattern.dropFirst(2))) }
+        let labels = pattern.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard let i = labels.firstIndex(where: { $0.contains(Self.regionPlaceholder) }) else { return .exact(pattern) }
+        let parts = labels[i].components(separatedBy: Self.regionPlaceholder)
+        return .region(left: Array(labels[..<i]), before: parts.first ?? "", after: parts.last ?? "",
+                       fixed: labels[(i + 1)...].joined(separator: "."))
+    }
 }
 
 public struct CatalogLocation: Sendable, Hashable, CustomStringConvertible {

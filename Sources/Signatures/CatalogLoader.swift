@@ -78,6 +78,7 @@ public enum CatalogLoader {
 struct VendorFileParser {
     let path: String
     var errors: [CatalogError] = []
+    private var regionCodes: [String: String] = [:]
 
     init(path: String) { self.path = path }
 
@@ -96,7 +97,8 @@ struct VendorFileParser {
             fail(line: 1, "empty file: expected vendor, vendor_id, website, services")
             return nil
         }
-        let fields = Fields(map, allowed: ["vendor", "vendor_id", "website", "services"], parser: &self)
+        let fields = Fields(map, allowed: ["vendor", "vendor_id", "website", "region_codes", "region_codes_source", "services"],
+                            parser: &self)
         guard let name = string(fields, "vendor"), let vendorID = string(fields, "vendor_id"),
               let website = string(fields, "website"), let servicesNode = fields.require("services", parser: &self)
         else { return nil }
@@ -106,6 +108,7 @@ struct VendorFileParser {
         }
         if !Self.isID(vendorID) { fail(line: fields.line("vendor_id"), "vendor_id '\(vendorID)' may only hold a-z, 0-9 and '-'") }
         checkURL(website, line: fields.line("website"), key: "website")
+        regionCodes = parseRegionCodes(fields)
         guard case .sequence(let seq) = servicesNode, !seq.isEmpty else {
             fail(line: line(servicesNode), "services must be a non-empty list")
             return nil
@@ -114,7 +117,38 @@ struct VendorFileParser {
         for node in seq {
             if let s = parseService(node, vendor: name, vendorID: vendorID) { services.append(s) }
         }
-        return Vendor(id: vendorID, name: name, website: website, services: services, file: path)
+        return Vendor(id: vendorID, name: name, website: website, regionCodes: regionCodes, services: services, file: path)
+    }
+
+    private mutating func parseRegionCodes(_ f: Fields) -> [String: String] {
+        guard let node = f.value("region_codes") else { return [:] }
+        guard case .mapping(let map) = node, !map.isEmpty else {
+            fail(line: line(node), "region_codes must map region tokens to country codes")
+            return [:]
+        }
+        if f.value("region_codes_source") == nil {
+            fail(line: line(node), "region_codes needs a region_codes_source URL")
+        } else if let src = string(f, "region_codes_source") {
+            checkURL(src, line: f.line("region_codes_source"), key: "region_codes_source")
+        }
+        var codes: [String: String] = [:]
+        for (k, v) in map {
+            guard case .scalar(let key) = k, case .scalar(let value) = v,
+                  !key.string.isEmpty, key.string.utf8.allSatisfy({ HostPatternSyntax.isLabelByte($0) }) else {
+                fail(line: line(k), "region_codes keys must be lower-case host-name tokens")
+                continue
+            }
+            guard Self.isCountryOrEU(value.string) else {
+                fail(line: line(v), "region code '\(value.string)' must be an ISO 3166 code (US, DE, ...) or EU")
+                continue
+            }
+            codes[key.string] = value.string
+        }
+        return codes
+    }
+
+    static func isCountryOrEU(_ s: String) -> Bool {
+        s == "EU" || (s.count == 2 && s.allSatisfy { $0.isASCII && $0.isUppercase })
     }
 
     private mutating func parseService(_ node: Node, vendor: String, vendorID: String) -> Service? {
@@ -144,7 +178,7 @@ struct VendorFileParser {
             if let b = n.bool { tierInName = b } else { fail(line: line(n), "tier_in_name must be true or false") }
         }
         let regions = stringList(f, "processing_regions") ?? []
-        for r in regions where !(r == "EU" || (r.count == 2 && r.allSatisfy { $0.isASCII && $0.isUppercase })) {
+        for r in regions where !Self.isCountryOrEU(r) {
             fail(line: f.line("processing_regions"), "processing region '\(r)' must be an ISO 3166 code (US, DE, ...) or EU")
         }
         var regionsSource: String? = nil
@@ -185,6 +219,9 @@ struct VendorFileParser {
         if let problem = HostPatternSyntax.problem(pattern) {
             fail(line: f.line("pattern"), "invalid host pattern '\(pattern)': \(problem)")
             return nil
+        }
+        if pattern.contains(HostPattern.regionPlaceholder) && regionCodes.isEmpty {
+            fail(line: f.line("pattern"), "host pattern '\(pattern)' uses {region} but the vendor has no region_codes")
         }
         return HostPattern(pattern: pattern, evidence: evidence, source: source,
                            location: CatalogLocation(file: path, line: f.line("pattern")))
@@ -288,22 +325,37 @@ struct Fields {
 
 /// What makes a host pattern valid: lower-case LDH labels, an exact host or `*.` plus two or more labels.
 enum HostPatternSyntax {
+    static func isLabelByte(_ c: UInt8) -> Bool {
+        (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x2D || c == 0x5F
+    }
+
     static func problem(_ pattern: String) -> String? {
         var name = Substring(pattern)
+        let regions = pattern.components(separatedBy: HostPattern.regionPlaceholder).count - 1
         if pattern.hasPrefix("*.") {
             name = name.dropFirst(2)
             if name.split(separator: ".", omittingEmptySubsequences: false).count < 2 {
                 return "a suffix pattern needs at least two labels after '*.' (no '*.com')"
             }
+            if regions > 0 { return "a pattern is either '*.' or {region}, not both" }
+        }
+        if regions > 1 { return "{region} may appear only once" }
+        if regions == 1 {
+            let labels = pattern.split(separator: ".", omittingEmptySubsequences: false)
+            guard let i = labels.firstIndex(where: { $0.contains(HostPattern.regionPlaceholder) }), labels.count - i - 1 >= 2 else {
+                return "a region pattern needs at least two fixed labels right of the {region} label"
+            }
+            name = Substring(pattern.replacingOccurrences(of: HostPattern.regionPlaceholder, with: "r"))
         }
         if name.isEmpty { return "empty" }
         if name.count > 253 { return "longer than 253 characters" }
         if name.contains("*") { return "'*' is only allowed as the whole first label ('*.example.com')" }
+        if name.contains("{") || name.contains("}") { return "the only placeholder is {region}" }
         for label in name.split(separator: ".", omittingEmptySubsequences: false) {
             if label.isEmpty { return "empty label (leading, trailing or double dot)" }
             if label.count > 63 { return "label longer than 63 characters" }
             if label.hasPrefix("-") || label.hasSuffix("-") { return "label starts or ends with '-'" }
-            if !label.utf8.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D || $0 == 0x5F }) {
+            if !label.utf8.allSatisfy(isLabelByte) {
                 return "only lower-case a-z, 0-9, '-' and '_' are allowed"
             }
         }

@@ -1,0 +1,163 @@
+import Foundation
+import ShadowScopeCore
+import TestSupport
+import XCTest
+
+@testable import LogFormats
+
+/// Reads a log file through the same LineReader and LogScanner `shadowscope scan` uses.
+func scanLog(_ path: String, format: any LogFormat = SquidNative()) throws -> ([Observation], InputReport) {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw XCTSkip("cannot open \(path)") }
+    defer { close(fd) }
+    var report = InputReport(file: path, format: format.name)
+    var out: [Observation] = []
+    LogScanner(format: format).scan(fd: fd, prefix: [], file: path, report: &report) { out.append($0) }
+    return (out, report)
+}
+
+final class SquidNativeTests: XCTestCase {
+    /// Every line of the fixture squid wrote, field by field, against curl's own view of the request.
+    func testFixtureLogMatchesWhatEachClientSaw() throws {
+        let (observations, report) = try scanLog(TestPaths.fixture("squid-access.log"))
+        let rows = try readTSV(TestPaths.fixture("squid-access.expected.tsv"))
+        XCTAssertEqual(report.records, 16)
+        XCTAssertEqual(report.skipped, 0)
+        XCTAssertEqual(observations.count, rows.count)
+        for (o, row) in zip(observations, rows) {
+            XCTAssertEqual(o.source.position, .line(Int(row["line"]!)!))
+            XCTAssertEqual(o.user, row["user"] == "-" ? nil : row["user"])
+            let url = URL(string: row["url"]!)!
+            XCTAssertEqual(o.host, url.host, "\(row)")
+            XCTAssertEqual(o.clientIP, IPAddress("127.0.0.1"))
+            XCTAssertNil(o.bytesUp, "squid's native format has no request size: unknown, never 0")
+            if url.scheme == "https" {
+                // Through the proxy an HTTPS request is a CONNECT: squid sees host:port, never the path.
+                XCTAssertEqual(o.method, "CONNECT")
+                XCTAssertEqual(o.hostSource, .proxyConnect)
+                XCTAssertEqual(o.serverPort, 443)
+                XCTAssertNil(o.urlPath)
+                XCTAssertEqual(o.status, Int(row["http_connect"]!))
+            } else {
+                XCTAssertEqual(o.method, row["method"])
+                XCTAssertEqual(o.hostSource, .proxyURL)
+                XCTAssertEqual(o.urlPath, url.path.isEmpty ? "/" : url.path)
+                XCTAssertEqual(o.serverPort, 80)
+                XCTAssertEqual(o.status, Int(row["http_code"]!))
+            }
+        }
+    }
+
+    func testFirstFixtureLineFieldByField() throws {
+        // 1795608606.105     30 127.0.0.1 TCP_TUNNEL/200 22639 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 -
+        let (observations, _) = try scanLog(TestPaths.fixture("squid-access.log"))
+        let o = try XCTUnwrap(observations.first)
+        XCTAssertEqual(o.timestamp, Timestamp(seconds: 1_795_608_606, microseconds: 105_000))
+        XCTAssertEqual(o.durationMs, 30)
+        XCTAssertEqual(o.status, 200)
+        XCTAssertEqual(o.bytesDown, 22_639)
+        XCTAssertEqual(o.serverIP, IPAddress("127.0.1.1"))
+        XCTAssertEqual(o.host, "chatgpt.com")
+        XCTAssertEqual(o.user, "alice")
+    }
+
+    func testDeniedRequestsKeepUserOrNull() throws {
+        let (observations, _) = try scanLog(TestPaths.fixture("squid-access.log"))
+        // Line 15: CONNECT without credentials (user "-"), line 16: carol's wrong password.
+        XCTAssertEqual(observations[14].status, 407)
+        XCTAssertNil(observations[14].user)
+        XCTAssertNil(observations[14].serverIP, "HIER_NONE/- has no peer")
+        XCTAssertEqual(observations[15].user, "carol")
+        XCTAssertEqual(observations[15].status, 407)
+    }
+
+    /// The seed log from ../shared: same fields, checked against LOGS-check.txt.
+    func testSeedLogMatchesLogsCheck() throws {
+        let (observations, report) = try scanLog(TestPaths.seed("squid-native.log"))
+        XCTAssertEqual(report.skipped, 0)
+        let text = try String(contentsOfFile: TestPaths.seed("LOGS-check.txt"), encoding: .utf8)
+        let section = text.components(separatedBy: "## ").first { $0.hasPrefix("squid-native.log") }!
+        let rows = section.split(separator: "\n").dropFirst(2).map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(observations.count, rows.count)
+        for (o, r) in zip(observations, rows) {
+            XCTAssertEqual(o.bytesDown, Int64(r[3]), "\(r)")
+            XCTAssertEqual(o.method, r[5])
+            XCTAssertEqual(o.user, r[7] == "-" ? nil : r[7])
+            XCTAssertEqual(o.status, Int(r[2].split(separator: "/").last!))
+        }
+    }
+
+    func testGarbageLinesAreCountedAndSampledWithFileAndLine() throws {
+        let path = try temporaryLog("""
+            1795608606.105     30 127.0.0.1 TCP_TUNNEL/200 22639 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 -
+            this is not a squid line
+            1795608606.105 x 127.0.0.1 TCP_TUNNEL/200 22639 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 -
+            1795608606.105 3 127.0.0.1 TCP_TUNNEL 22639 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 -
+            1795608606.105 3 127.0.0.1 TCP_TUNNEL/200 -5 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 -
+            1795608606.105 3 127.0.0.1 TCP_TUNNEL/200 5 CONNECT chatgpt.com:99999 alice HIER_DIRECT/127.0.1.1 -
+
+            1795608606.105 3 127.0.0.1 TCP_TUNNEL/200 5 CONNECT chatgpt.com:443 alice HIER_DIRECT/127.0.1.1 - extra
+            """)
+        let (observations, report) = try scanLog(path)
+        XCTAssertEqual(observations.count, 1)
+        XCTAssertEqual(report.records, 7, "the blank line is not a record")
+        XCTAssertEqual(report.skipped, 6)
+        XCTAssertEqual(report.skippedSamples.count, InputReport.maxSamples)
+        XCTAssertEqual(report.skippedSamples.map(\.location), (2...6).map { "\(path):\($0)" })
+        XCTAssertEqual(report.skippedSamples[0].reason, "expected 10 fields, found 6")
+        XCTAssertEqual(report.skippedSamples[1].reason, "elapsed 'x' is not a number")
+        XCTAssertEqual(report.skippedSamples[2].reason, "result 'TCP_TUNNEL' is not CODE/STATUS")
+        XCTAssertEqual(report.skippedSamples[3].reason, "bytes '-5' is not a number")
+        XCTAssertEqual(report.skippedSamples[4].reason, "CONNECT target 'chatgpt.com:99999' is not host:port")
+    }
+
+    func testCRLFNulAndMissingFinalNewline() throws {
+        let good = "1795608606.105 3 127.0.0.1 TCP_MISS/200 5 GET http://Claude.AI/x?secret=1 bob HIER_DIRECT/160.79.104.10 text/html"
+        let path = try temporaryLog(good + "\r\n" + "1795608606.105 3 127.0.0.1 TCP\u{0}/200 5 GET http://a.b/ bob - -\n" + good)
+        let (observations, report) = try scanLog(path)
+        XCTAssertEqual(observations.count, 2)
+        XCTAssertEqual(observations[0].host, "claude.ai")
+        XCTAssertEqual(observations[0].urlPath, "/x", "the query string is dropped")
+        XCTAssertEqual(observations[1].source.position, .line(3))
+        XCTAssertEqual(report.skippedSamples.first?.reason, "NUL byte in line")
+    }
+
+    func testLinesOverTheCapAreSkippedWholeAndCounted() throws {
+        let good = "1795608606.105 3 127.0.0.1 TCP_MISS/200 5 GET http://claude.ai/ bob - -"
+        let long = String(repeating: "x", count: LineReader.maxLineBytes + 1)
+        let huge = String(repeating: "y", count: 3 * 1_048_576)  // spans several read chunks
+        let atLimit = good + String(repeating: " ", count: LineReader.maxLineBytes - good.utf8.count)
+        let path = try temporaryLog([good, long, good, huge, atLimit].joined(separator: "\n") + "\n")
+        let (observations, report) = try scanLog(path)
+        XCTAssertEqual(observations.map(\.source.position), [.line(1), .line(3), .line(5)])
+        XCTAssertEqual(report.skipped, 2)
+        XCTAssertEqual(report.capsHit["line-length"], 2)
+        XCTAssertEqual(report.skippedSamples.map(\.location), ["\(path):2", "\(path):4"])
+        XCTAssertEqual(report.skippedSamples[1].reason, "line of \(3 * 1_048_576) bytes is over the \(LineReader.maxLineBytes)-byte limit")
+    }
+
+    func testURLParsing() {
+        func parse(_ s: String) -> (String?, UInt16?, String?)? {
+            Array(s.utf8).withUnsafeBytes { parseURL($0).map { ($0.host, $0.port, $0.path) } }
+        }
+        XCTAssert(parse("https://user:pw@API.openai.com:8443/v1/files?purpose=x#f")! == ("api.openai.com", 8443, "/v1/files"))
+        XCTAssert(parse("http://[2001:db8::1]/a")! == ("2001:db8::1", 80, "/a"))
+        XCTAssert(parse("http://claude.ai")! == ("claude.ai", 80, "/"))
+        XCTAssertNil(parse("error:invalid-request"))
+    }
+
+    func testDetectionRecognisesSquidAndRejectsOtherText() throws {
+        let squid = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log")))
+        XCTAssertEqual(squid.withUnsafeBytes { detectLogFormat(sample: $0)?.name }, "squid")
+        let w3c = try Data(contentsOf: URL(fileURLWithPath: TestPaths.corpus("lnav/logfile_w3c.0")))
+        XCTAssertNil(w3c.withUnsafeBytes { detectLogFormat(sample: $0) })
+        XCTAssertNil(Data().withUnsafeBytes { detectLogFormat(sample: $0) })
+    }
+
+    private func temporaryLog(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("squid-\(UUID()).log").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+}

@@ -1,0 +1,90 @@
+import ShadowScopeCore
+import TestSupport
+import XCTest
+
+@testable import Output
+
+final class JSONWriterTests: XCTestCase {
+    func testStringsAreEscaped() {
+        var w = JSONWriter()
+        w.beginObject()
+        w.field("k", "a\"b\\c\nd\u{1}é")
+        w.field("n", nil as String?)
+        w.endObject()
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), #"{"k":"a\"b\\c\nd\u0001é","n":null}"#)
+    }
+
+    func testPrettyOutputIsValidJSON() throws {
+        var w = JSONWriter(pretty: true)
+        w.beginObject()
+        w.beginArray("a")
+        w.value("x")
+        w.endArray()
+        w.beginArray("empty")
+        w.endArray()
+        w.field("n", 3 as Int64?)
+        w.endObject()
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "{\n  \"a\": [\n    \"x\"\n  ],\n  \"empty\": [],\n  \"n\": 3\n}")
+    }
+}
+
+final class ObservationJSONTests: XCTestCase {
+    func testEveryContractFieldIsPresentAndUnknownIsNull() throws {
+        var o = Observation(timestamp: Timestamp(seconds: 1_795_608_606, microseconds: 105_000),
+                            source: SourceRef(file: "access.log", position: .line(1)))
+        o.transport = .tcp
+        o.clientIP = IPAddress("127.0.0.1")
+        o.user = "alice"
+        o.serverIP = IPAddress("2402:4e00:1900:1700::5")
+        o.serverPort = 443
+        o.host = "chatgpt.com"
+        o.hostSource = .proxyConnect
+        o.method = "CONNECT"
+        o.status = 200
+        o.bytesDown = 22_639
+        o.durationMs = 30
+        var w = JSONWriter()
+        writeObservation(o, into: &w)
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self),
+            #"{"ts":"2026-11-25T12:10:06.105Z","source":{"file":"access.log","frame":null,"line":1},"transport":"tcp","#
+            + #""client":{"ip":"127.0.0.1","port":null,"user":"alice"},"server":{"ip":"2402:4e00:1900:1700::5","port":443},"#
+            + #""host":"chatgpt.com","host_source":"proxy-connect","url_path":null,"method":"CONNECT","status":200,"dns":null,"#
+            + #""bytes_up":null,"bytes_down":22639,"packets_up":null,"packets_down":null,"duration_ms":30}"#)
+    }
+}
+
+final class SummaryJSONTests: XCTestCase {
+    func testSummaryRowsCarryContractFieldsAndNullForAllUnknown() throws {
+        let match = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
+                                 category: "model-api", tierInName: false, evidence: .strong)
+        var o = Observation(timestamp: Timestamp(seconds: 1_795_608_606), source: SourceRef(file: "a.log", position: .line(3)))
+        o.bytesDown = 5
+        var agg = Aggregates()
+        agg.add(o, Attribution(match: match, user: "alice", region: Region(country: "US", how: .geoip)),
+                hours: BusinessHours(), approved: [])
+        var report = InputReport(file: "a.log", format: "squid")
+        report.records = 4
+        report.skip(at: "a.log:2", reason: "expected 10 fields, found 3")
+        let bytes = summaryJSON(inputs: [report], aggregates: agg,
+                                context: SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours()))
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        XCTAssertEqual(json["schema"] as? String, "shadowscope.summary/1")
+        let input = try XCTUnwrap((json["input"] as? [[String: Any]])?.first)
+        XCTAssertEqual(input["skipped"] as? Int, 1)
+        XCTAssertEqual((input["skipped_samples"] as? [[String: String]])?.first, ["at": "a.log:2", "reason": "expected 10 fields, found 3"])
+        let row = try XCTUnwrap((json["aggregates"] as? [[String: Any]])?.first)
+        XCTAssertEqual(row["day"] as? String, "2026-11-25")
+        XCTAssertEqual(row["user"] as? String, "alice")
+        XCTAssertEqual(row["service_id"] as? String, "openai-api")
+        XCTAssertEqual(row["region"] as? String, "US")
+        XCTAssertEqual(row["country"] as? String, "US")
+        XCTAssertEqual(row["region_group"] as? String, "non-eu")
+        XCTAssertEqual(row["how"] as? String, "geoip")
+        XCTAssertEqual(row["connections"] as? Int, 1)
+        XCTAssertTrue(row["bytes_up"] is NSNull, "no observation measured the upload: null, not 0")
+        XCTAssertEqual(row["bytes_up_unknown"] as? Int, 1)
+        XCTAssertEqual(row["bytes_down"] as? Int, 5)
+        XCTAssertEqual(row["approved"] as? Bool, false)
+        XCTAssertEqual(row["first_seen"] as? String, "2026-11-25T12:10:06.000Z")
+    }
+}

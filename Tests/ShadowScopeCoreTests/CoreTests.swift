@@ -1,0 +1,134 @@
+import TestSupport
+import XCTest
+
+@testable import ShadowScopeCore
+
+final class IPAddressTests: XCTestCase {
+    func testIPv4RoundTrip() {
+        XCTAssertEqual(IPAddress("10.20.30.41"), .v4(0x0A14_1E29))
+        XCTAssertEqual(IPAddress("10.20.30.41")?.description, "10.20.30.41")
+        XCTAssertEqual(IPAddress("255.255.255.255")?.description, "255.255.255.255")
+    }
+
+    func testIPv6IsFormattedAsRFC5952() {
+        XCTAssertEqual(IPAddress("2402:4E00:1900:1700:0:0:0:5")?.description, "2402:4e00:1900:1700::5")
+        XCTAssertEqual(IPAddress("::1")?.description, "::1")
+        XCTAssertEqual(IPAddress("::")?.description, "::")
+        XCTAssertEqual(IPAddress("2001:db8:0:1:1:1:1:1")?.description, "2001:db8:0:1:1:1:1:1", "a single zero group is not compressed")
+        XCTAssertEqual(IPAddress("2001:0:0:1:0:0:0:1")?.description, "2001:0:0:1::1", "the longest run is compressed")
+        XCTAssertEqual(IPAddress("::ffff:1.2.3.4")?.description, "::ffff:102:304")
+        XCTAssertEqual(IPAddress("fd00:20::41")?.bytes.count, 16)
+    }
+
+    func testInvalidAddressesAreRejected() {
+        for bad in ["", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1..2.3", "a.b.c.d", ":::", "1::2::3",
+                    "12345::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "fe80::1%eth0", "2001:db8::1:", "::1.2.3"] {
+            XCTAssertNil(IPAddress(bad), bad)
+        }
+    }
+}
+
+final class TimestampTests: XCTestCase {
+    func testRFC3339WithMilliseconds() {
+        XCTAssertEqual(Timestamp(seconds: 1_795_608_602, microseconds: 127_140).rfc3339, "2026-11-25T12:10:02.127Z")
+        XCTAssertEqual(Timestamp(seconds: 0).rfc3339, "1970-01-01T00:00:00.000Z")
+        XCTAssertEqual(Timestamp(seconds: 951_782_400).day, "2000-02-29")
+        XCTAssertEqual(Timestamp(microseconds: -1).rfc3339, "1969-12-31T23:59:59.999Z")
+    }
+
+    func testWeekday() {
+        XCTAssertEqual(Timestamp(seconds: 0).weekday, 3, "1970-01-01 was a Thursday")
+        XCTAssertEqual(Timestamp(seconds: 1_795_608_602).weekday, 2, "2026-11-25 is a Wednesday")
+    }
+
+    func testOffHours() {
+        let hours = BusinessHours()
+        XCTAssertFalse(hours.isOffHours(Timestamp(seconds: 1_795_608_602)), "Wednesday 12:10 UTC")
+        XCTAssertTrue(hours.isOffHours(Timestamp(seconds: 1_795_608_602 - 13 * 3600)), "Tuesday 23:10 UTC")
+        XCTAssertTrue(hours.isOffHours(Timestamp(seconds: 1_795_608_602 + 3 * 86_400)), "Saturday")
+        let halfPastSeven = Timestamp(seconds: 1_795_608_602 - 4 * 3600 - 40 * 60)
+        XCTAssertTrue(hours.isOffHours(halfPastSeven), "07:30 UTC")
+        XCTAssertFalse(BusinessHours(utcOffsetSeconds: 3600).isOffHours(halfPastSeven), "07:30 UTC is 08:30 in UTC+1")
+    }
+}
+
+final class ByteCursorTests: XCTestCase {
+    func testShortReadsReturnNilAndDoNotMove() {
+        [UInt8]([1, 2, 3]).withUnsafeBytes { raw in
+            var c = ByteCursor(raw)
+            XCTAssertNil(c.readU32())
+            XCTAssertEqual(c.offset, 0)
+            XCTAssertEqual(c.readU16(), 0x0102)
+            XCTAssertNil(c.readU16())
+            XCTAssertEqual(c.readU8(), 3)
+            XCTAssertNil(c.readU8())
+            XCTAssertNil(c.readBytes(-1))
+            XCTAssertFalse(c.skip(1))
+            XCTAssertTrue(c.isAtEnd)
+        }
+    }
+
+    func testSubCursorReportsAbsolutePosition() {
+        [UInt8]([0, 0, 9, 8, 7]).withUnsafeBytes { raw in
+            var c = ByteCursor(raw)
+            _ = c.skip(2)
+            var sub = c.readCursor(3)!
+            XCTAssertEqual(sub.position, 2)
+            XCTAssertEqual(sub.readU8(), 9)
+            XCTAssertEqual(sub.position, 3)
+        }
+    }
+}
+
+final class AggregatesTests: XCTestCase {
+    struct FixedMatcher: ServiceMatcher {
+        func match(host: String) -> ServiceMatch? {
+            host.hasSuffix("openai.com")
+                ? ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
+                               category: "model-api", tierInName: false, evidence: .strong)
+                : nil
+        }
+    }
+
+    func observation(_ i: Int, up: Int64?) -> Observation {
+        var o = Observation(timestamp: Timestamp(seconds: 1_795_608_602 + Int64(i) * 3600), source: SourceRef(file: "f", position: .line(i)))
+        o.host = i % 3 == 0 ? "www.example.org" : "api.openai.com"
+        o.user = i % 2 == 0 ? "alice" : "bob"
+        o.bytesUp = up
+        o.bytesDown = 100
+        return o
+    }
+
+    func testUnknownUploadIsCountedNotAddedAsZero() {
+        let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        var a = Aggregates()
+        for (i, up) in [(1, Int64(10)), (5, nil)] {
+            let o = observation(i, up: up)
+            a.add(o, attributor.attribute(o), hours: BusinessHours(), approved: [])
+        }
+        let row = a.rows[AggregateKey(day: "2026-11-25", user: "bob", serviceID: "openai-api", region: "unknown")]
+        XCTAssertEqual(row?.connections, 2)
+        XCTAssertEqual(row?.bytesUp, 10)
+        XCTAssertEqual(row?.bytesUpUnknown, 1)
+        XCTAssertEqual(row?.bytesDown, 200)
+    }
+
+    /// Aggregates of disjoint parts merge into the aggregate of the whole, however the input is cut.
+    func testMergeOfRandomSplitsEqualsWhole() {
+        let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        let observations = (0..<200).map { observation($0, up: $0 % 7 == 0 ? nil : Int64($0 * 13)) }
+        var whole = Aggregates()
+        for o in observations { whole.add(o, attributor.attribute(o), hours: BusinessHours(), approved: []) }
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<20 {
+            var parts = [Aggregates](repeating: Aggregates(), count: 4)
+            for o in observations {
+                parts[Int(rng.next() % 4)].add(o, attributor.attribute(o), hours: BusinessHours(), approved: [])
+            }
+            var merged = Aggregates()
+            for p in parts.shuffled() { merged.merge(p) }
+            XCTAssertEqual(merged.rows, whole.rows)
+        }
+        XCTAssertEqual(whole.rows.count, Set(observations.filter { $0.host != "www.example.org" }.map { "\($0.timestamp.day)|\($0.user!)" }).count)
+    }
+}

@@ -1,0 +1,243 @@
+import ShadowScopeCore
+import TestSupport
+import XCTest
+
+@testable import Signatures
+
+final class BundledCatalogTests: XCTestCase {
+    func testBundledCatalogLoadsWithoutErrors() throws {
+        let catalog = try CatalogLoader.load(directory: TestPaths.signatures)
+        XCTAssertGreaterThanOrEqual(catalog.vendors.count, 5)
+        for service in catalog.services {
+            XCTAssertFalse(service.source.isEmpty, service.id)
+            for host in service.hosts { XCTAssertTrue(host.source.hasPrefix("https://"), "\(service.id) \(host.pattern)") }
+        }
+    }
+
+    /// Consumer and API tiers of the same vendor are told apart by host.
+    func testConsumerAndAPITiersAreToldApart() throws {
+        let matcher = HostMatcher(catalog: try CatalogLoader.load(directory: TestPaths.signatures))
+        let expected: [(String, String, String)] = [
+            ("chatgpt.com", "openai-chatgpt", "consumer"),
+            ("api.openai.com", "openai-api", "api"),
+            ("claude.ai", "anthropic-claude", "consumer"),
+            ("api.anthropic.com", "anthropic-api", "api"),
+            ("gemini.google.com", "google-gemini-app", "consumer"),
+            ("generativelanguage.googleapis.com", "google-gemini-api", "api"),
+            ("copilot.microsoft.com", "microsoft-copilot", "consumer"),
+            ("myres.openai.azure.com", "microsoft-azure-openai", "api"),
+            ("chat.deepseek.com", "deepseek-chat", "consumer"),
+            ("api.deepseek.com", "deepseek-api", "api"),
+        ]
+        for (host, id, tier) in expected {
+            let m = matcher.match(host: host)
+            XCTAssertEqual(m?.serviceID, id, host)
+            XCTAssertEqual(m?.tier, tier, host)
+        }
+        XCTAssertNil(matcher.match(host: "www.example.org"))
+        XCTAssertNil(matcher.match(host: "github.com"))
+    }
+}
+
+final class HostMatcherTests: XCTestCase {
+    let yaml = """
+        vendor: Example AI
+        vendor_id: example
+        website: https://example.ai
+        services:
+          - id: example-chat
+            name: Example Chat
+            tier: consumer
+            category: chat-assistant
+            source: https://example.ai/chat
+            hosts:
+              - pattern: chat.example.ai
+                source: https://example.ai/hosts
+              - pattern: "*.example.ai"
+                evidence: weak
+                source: https://example.ai/hosts
+          - id: example-business
+            name: Example Business
+            tier: business
+            tier_in_name: true
+            category: chat-assistant
+            source: https://example.ai/business
+            hosts:
+              - pattern: "*.business.example.ai"
+                source: https://example.ai/hosts
+        """
+
+    func matcher() throws -> HostMatcher {
+        HostMatcher(catalog: try CatalogLoader.load(files: [("example.yaml", yaml)]))
+    }
+
+    func testExactHostMatches() throws {
+        XCTAssertEqual(try matcher().match(host: "chat.example.ai")?.serviceID, "example-chat")
+        XCTAssertEqual(try matcher().match(host: "chat.example.ai")?.evidence, .strong)
+    }
+
+    func testSuffixMatchesHostsStrictlyBelowOnly() throws {
+        let m = try matcher()
+        XCTAssertEqual(m.match(host: "cdn.example.ai")?.evidence, .weak)
+        XCTAssertEqual(m.match(host: "a.b.c.example.ai")?.serviceID, "example-chat")
+        XCTAssertNil(m.match(host: "example.ai"), "*.example.ai must not match example.ai itself")
+        XCTAssertNil(m.match(host: "notexample.ai"), "a suffix matches only at a label boundary")
+        XCTAssertNil(m.match(host: "example.ai.evil.com"))
+    }
+
+    func testLongestSuffixWins() throws {
+        let m = try matcher()
+        XCTAssertEqual(m.match(host: "acme.business.example.ai")?.serviceID, "example-business")
+        XCTAssertEqual(m.match(host: "acme.business.example.ai")?.tierInName, true)
+        XCTAssertEqual(m.match(host: "business.example.ai")?.serviceID, "example-chat")
+    }
+
+    func testEmptyAndOddHostsDoNotMatch() throws {
+        let m = try matcher()
+        for host in ["", ".", "ai", "..example.ai"] where host != "..example.ai" {
+            XCTAssertNil(m.match(host: host), host)
+        }
+    }
+}
+
+/// Every catalog error names the file and the line a person must fix.
+final class CatalogErrorTests: XCTestCase {
+    func errors(_ files: [(String, String)]) -> [String] {
+        do {
+            _ = try CatalogLoader.load(files: files)
+            return []
+        } catch {
+            return error.errors.map(\.description)
+        }
+    }
+
+    let header = "vendor: Acme\nvendor_id: acme\nwebsite: https://acme.ai\nservices:\n"
+
+    func service(id: String = "acme-chat", tier: String = "consumer", pattern: String = "chat.acme.ai",
+                 extra: String = "", source: String = "    source: https://acme.ai\n") -> String {
+        "  - id: \(id)\n    name: Acme\n    tier: \(tier)\n    category: chat-assistant\n" + source + extra
+            + "    hosts:\n      - pattern: \"\(pattern)\"\n        source: https://acme.ai/hosts\n"
+    }
+
+    func testUnknownKeyNamesFileAndLine() {
+        XCTAssertEqual(errors([("acme.yaml", header + service(extra: "    teir: api\n"))]),
+                       ["acme.yaml:10: unknown key 'teir' (allowed: category, hosts, id, name, processing_regions, regions_source, source, tier, tier_in_name, upload_paths)"])
+    }
+
+    func testServiceWithoutSourceIsAnError() {
+        XCTAssertEqual(errors([("acme.yaml", header + service(source: ""))]),
+                       ["acme.yaml:5: missing required key 'source'"])
+    }
+
+    func testInvalidPatternsAreRejectedWithLine() {
+        let bad = errors([("acme.yaml", header + service(pattern: "*.ai"))])
+        XCTAssertEqual(bad, ["acme.yaml:11: invalid host pattern '*.ai': a suffix pattern needs at least two labels after '*.' (no '*.com')"])
+        XCTAssertEqual(errors([("acme.yaml", header + service(pattern: "Chat.Acme.ai"))]).first,
+                       "acme.yaml:11: invalid host pattern 'Chat.Acme.ai': only lower-case a-z, 0-9, '-' and '_' are allowed")
+        XCTAssertEqual(errors([("acme.yaml", header + service(pattern: "chat.*.acme.ai"))]).first,
+                       "acme.yaml:11: invalid host pattern 'chat.*.acme.ai': '*' is only allowed as the whole first label ('*.example.com')")
+    }
+
+    func testDuplicateHostAcrossFilesNamesBothPlaces() {
+        let other = "vendor: Beta\nvendor_id: beta\nwebsite: https://beta.ai\nservices:\n"
+            + service(id: "beta-chat").replacingOccurrences(of: "acme-chat", with: "beta-chat")
+        XCTAssertEqual(errors([("acme.yaml", header + service()), ("beta.yaml", other)]),
+                       ["beta.yaml:11: duplicate host pattern 'chat.acme.ai': already in acme-chat (consumer) at acme.yaml:11"])
+    }
+
+    func testConflictingTiersForOneHostAreReported() {
+        let two = header + service() + service(id: "acme-api", tier: "api")
+        XCTAssertEqual(errors([("acme.yaml", two)]),
+                       ["acme.yaml:19: conflicting tiers for host pattern 'chat.acme.ai': already in acme-chat (consumer) at acme.yaml:11"])
+    }
+
+    func testBadTierAndVendorFileNameMismatch() {
+        XCTAssertEqual(errors([("acme.yaml", header + service(tier: "free"))]),
+                       ["acme.yaml:7: tier 'free' is not one of consumer, business, api"])
+        XCTAssertEqual(errors([("other.yaml", header + service())]),
+                       ["other.yaml:2: vendor_id 'acme' must equal the file name 'other'"])
+    }
+
+    func testYAMLSyntaxErrorNamesLine() {
+        let broken = header + service() + "  - id: [unclosed\n"
+        let e = errors([("acme.yaml", broken)])
+        XCTAssertEqual(e.count, 1)
+        XCTAssertTrue(e[0].hasPrefix("acme.yaml:1"), e[0])
+        XCTAssertTrue(e[0].contains("YAML syntax"), e[0])
+    }
+
+    func testProcessingRegionsNeedASource() {
+        XCTAssertEqual(errors([("acme.yaml", header + service(extra: "    processing_regions: [US]\n"))]),
+                       ["acme.yaml:10: processing_regions needs a regions_source URL"])
+    }
+}
+
+final class RegionPatternTests: XCTestCase {
+    let yaml = """
+        vendor: Cloud
+        vendor_id: cloud
+        website: https://cloud.example
+        region_codes:
+          eu-central-1: DE
+          us-east-1: US
+          eu: EU
+        region_codes_source: https://cloud.example/regions
+        services:
+          - id: cloud-models
+            name: Cloud Models
+            tier: api
+            category: model-api
+            source: https://cloud.example/models
+            hosts:
+              - pattern: "model-runtime.{region}.cloud.example"
+                source: https://cloud.example/endpoints
+              - pattern: "{region}-ai.cloudapis.example"
+                source: https://cloud.example/endpoints
+              - pattern: "{region}.api.cloud.example"
+                source: https://cloud.example/endpoints
+              - pattern: "*.cloud.example"
+                evidence: weak
+                source: https://cloud.example/endpoints
+        """
+
+    func matcher() throws -> HostMatcher {
+        HostMatcher(catalog: try CatalogLoader.load(files: [("cloud.yaml", yaml)]))
+    }
+
+    func testRegionLabelBindsCountry() throws {
+        let m = try matcher().match(host: "model-runtime.eu-central-1.cloud.example")
+        XCTAssertEqual(m?.serviceID, "cloud-models")
+        XCTAssertEqual(m?.regionToken, "eu-central-1")
+        XCTAssertEqual(m?.regionCountry, "DE")
+        XCTAssertEqual(m?.evidence, .strong, "a region pattern outranks the weak *.cloud.example")
+    }
+
+    func testRegionInsideALabel() throws {
+        let m = try matcher().match(host: "us-east-1-ai.cloudapis.example")
+        XCTAssertEqual(m?.regionToken, "us-east-1")
+        XCTAssertEqual(m?.regionCountry, "US")
+        XCTAssertEqual(try matcher().match(host: "eu.api.cloud.example")?.regionCountry, "EU")
+    }
+
+    func testUnknownRegionTokenStillMatchesWithoutCountry() throws {
+        let m = try matcher().match(host: "model-runtime.mars-north-9.cloud.example")
+        XCTAssertEqual(m?.serviceID, "cloud-models")
+        XCTAssertEqual(m?.regionToken, "mars-north-9")
+        XCTAssertNil(m?.regionCountry)
+    }
+
+    func testWrongLeftLabelsFallBackToSuffix() throws {
+        let m = try matcher().match(host: "other.eu-central-1.cloud.example")
+        XCTAssertEqual(m?.evidence, .weak)
+        XCTAssertNil(m?.regionToken)
+        XCTAssertNil(try matcher().match(host: "-ai.cloudapis.example"))
+    }
+
+    func testRegionPatternWithoutRegionCodesIsAnError() {
+        let noCodes = yaml.replacingOccurrences(of: "region_codes:\n  eu-central-1: DE\n  us-east-1: US\n  eu: EU\nregion_codes_source: https://cloud.example/regions\n", with: "")
+        XCTAssertThrowsError(try CatalogLoader.load(files: [("cloud.yaml", noCodes)])) { error in
+            let text = (error as? CatalogErrors)?.description ?? ""
+            XCTAssertTrue(text.contains("cloud.yaml:11: host pattern 'model-runtime.{region}.cloud.example' uses {region} but the vendor has no region_codes"), text)
+        }
+    }
+}
