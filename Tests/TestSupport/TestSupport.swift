@@ -42,7 +42,7 @@ public func readTSV(_ path: String, skipLinesStartingWith prefix: String? = nil)
 }
 
 /// Runs a program and returns its exit status, stdout and stderr.
-public func run(_ executable: String, _ arguments: [String], stdin: Data? = nil,
+public func runProgram(_ executable: String, _ arguments: [String], stdin: Data? = nil,
                 environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)

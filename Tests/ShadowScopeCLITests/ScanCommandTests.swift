@@ -1,0 +1,177 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The `shadowscope` binary as a user runs it: exact output fields, exit statuses, stdin.
+final class ScanCommandTests: XCTestCase {
+    let bin = TestPaths.binary
+    var dbip: String { TestPaths.dbipDatabase }
+
+    func lines(_ text: String) -> [[String: Any]] {
+        text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func testObservationsOfTheFixtureCapture() throws {
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", TestPaths.fixture("ai-traffic.pcap")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obs = lines(r.stdout)
+        XCTAssertEqual(obs.count, 15, "one observation per TCP connection; the summary is not on stdout")
+        let first = obs[0]
+        XCTAssertEqual(first["ts"] as? String, "2026-11-25T12:10:02.127Z")
+        XCTAssertEqual(first["host"] as? String, "chatgpt.com")
+        XCTAssertEqual(first["host_source"] as? String, "tls-sni")
+        XCTAssertEqual(first["transport"] as? String, "tcp")
+        XCTAssertEqual(first["client"] as? NSDictionary, ["ip": "10.20.30.41", "port": 40486, "user": NSNull()])
+        XCTAssertEqual(first["server"] as? NSDictionary, ["ip": "104.18.32.47", "port": 443])
+        XCTAssertEqual(first["source"] as? NSDictionary, ["file": TestPaths.fixture("ai-traffic.pcap"), "frame": 4, "line": NSNull()])
+        XCTAssertEqual(first["bytes_up"] as? Int, 718)
+        XCTAssertEqual(first["bytes_down"] as? Int, 22_600)
+        XCTAssertEqual(first["packets_up"] as? Int, 12)
+        XCTAssertEqual(first["packets_down"] as? Int, 21)
+        for key in ["url_path", "method", "status", "dns"] { XCTAssertTrue(first[key] is NSNull, key) }
+    }
+
+    /// The daily summary of the demo inputs: figures from tshark (capture), squid's log, and DB-IP
+    /// through mmdblookup (104.18.32.47 CA, 160.79.104.10 US, 2402:4e00:1900:1700::5 CN).
+    func testSummaryOfCaptureAndSquidLog() throws {
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(summary["schema"] as? String, "shadowscope.summary/1")
+        XCTAssertEqual((summary["geoip"] as? [String: Any])?["attribution"] as? String,
+                       "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0")
+        let inputs = try XCTUnwrap(summary["input"] as? [[String: Any]])
+        XCTAssertEqual(inputs.map { $0["format"] as? String }, ["pcap (EN10MB)", "squid"])
+        XCTAssertEqual(inputs.map { $0["records"] as? Int }, [769, 16])
+        XCTAssertEqual(inputs.map { $0["observations"] as? Int }, [15, 16])
+        XCTAssertEqual(inputs.map { $0["matched"] as? Int }, [13, 13])
+        let rows = try XCTUnwrap(summary["aggregates"] as? [[String: Any]])
+        func row(_ user: String, _ service: String) -> [String: Any]? {
+            rows.first { $0["user"] as? String == user && $0["service_id"] as? String == service }
+        }
+        // Capture: two TLS connections each, one an upload of 102,400 bytes of body.
+        let openai = try XCTUnwrap(row("10.20.30.41", "openai-api"))
+        XCTAssertEqual(openai["connections"] as? Int, 2)
+        XCTAssertEqual(openai["bytes_up"] as? Int, 730 + 103_348)
+        XCTAssertEqual(openai["bytes_down"] as? Int, 22_600 + 2_191)
+        XCTAssertEqual(openai["country"] as? String, "CA")
+        XCTAssertEqual(openai["region_group"] as? String, "non-eu")
+        XCTAssertEqual(openai["how"] as? String, "geoip")
+        XCTAssertEqual(openai["tier"] as? String, "api")
+        XCTAssertEqual(openai["vendor"] as? String, "OpenAI")
+        XCTAssertEqual(openai["day"] as? String, "2026-11-25")
+        XCTAssertEqual(row("10.20.30.41", "anthropic-claude")?["bytes_up"] as? Int, 716 + 103_345)
+        XCTAssertEqual(row("10.20.30.41", "anthropic-claude")?["country"] as? String, "US")
+        XCTAssertEqual(row("fd00:20::41", "deepseek-api")?["bytes_up"] as? Int, 732 + 103_358)
+        XCTAssertEqual(row("fd00:20::41", "deepseek-api")?["country"] as? String, "CN")
+        // Squid: users from the proxy's authentication; upload size unknown (native format), never 0.
+        let alice = try XCTUnwrap(row("alice", "openai-api"))
+        XCTAssertEqual(alice["connections"] as? Int, 3)
+        XCTAssertTrue(alice["bytes_up"] is NSNull)
+        XCTAssertEqual(alice["bytes_up_unknown"] as? Int, 3)
+        XCTAssertEqual(alice["bytes_down"] as? Int, 22_639 + 2_230 + 404)
+        XCTAssertEqual(alice["how"] as? String, "unknown", "127.0.1.x is not in any GeoIP database")
+        XCTAssertNotNil(row("127.0.0.1", "anthropic-claude"), "a request without credentials counts under the client address")
+        XCTAssertNil(rows.first { ($0["service_id"] as? String) == nil }, "non-AI hosts make no rows")
+    }
+
+    func testCaptureAndLogFromStandardInput() throws {
+        let pcap = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("ai-traffic-sll.pcapng")))
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", "-"], stdin: pcap)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obs = lines(r.stdout)
+        XCTAssertEqual(obs.map { $0["host"] as? String }, ["claude.ai", "api.openai.com", "www.example.org", "api.deepseek.com"])
+        XCTAssertEqual((obs[0]["source"] as? [String: Any])?["file"] as? String, "-")
+
+        let log = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log")))
+        let l = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", "-"], stdin: log)
+        XCTAssertEqual(l.status, 0, l.stderr)
+        XCTAssertEqual(lines(l.stdout).count, 16)
+    }
+
+    func testUnreadableInputExits3AndTheRestIsStillReported() throws {
+        let garbage = FileManager.default.temporaryDirectory.appendingPathComponent("garbage-\(UUID()).txt").path
+        try "hello\nworld\n".write(toFile: garbage, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: garbage) }
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "/nonexistent/access.log", garbage, TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.stderr.contains("/nonexistent/access.log: No such file or directory"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(garbage): format not recognised"), r.stderr)
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let inputs = try XCTUnwrap(summary["input"] as? [[String: Any]])
+        XCTAssertEqual(inputs.count, 3)
+        XCTAssertEqual(inputs[0]["error"] as? String, "No such file or directory")
+        XCTAssertEqual(inputs[2]["observations"] as? Int, 16)
+        XCTAssertFalse((summary["aggregates"] as? [Any] ?? []).isEmpty)
+    }
+
+    func testCompressedInputIsNamedNotMisread() throws {
+        let gz = FileManager.default.temporaryDirectory.appendingPathComponent("log-\(UUID()).gz").path
+        FileManager.default.createFile(atPath: gz, contents: Data([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]))
+        defer { try? FileManager.default.removeItem(atPath: gz) }
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, gz])
+        XCTAssertEqual(r.status, 3)
+        XCTAssertTrue(r.stderr.contains("gzip-compressed input is not supported yet"), r.stderr)
+    }
+
+    func testUsageErrorsExit2AndNameTheFlag() throws {
+        let bad = try runProgram(bin, ["scan", "--no-such-flag", "x"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--no-such-flag"), bad.stderr)
+        let format = try runProgram(bin, ["scan", "--format", "csv", "x"])
+        XCTAssertEqual(format.status, 2)
+        XCTAssertTrue(format.stderr.contains("--format: 'csv' is not one of auto, pcap, squid"), format.stderr)
+        let geo = try runProgram(bin, ["scan", "--geoip", "/nonexistent.mmdb", TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(geo.status, 2)
+        XCTAssertTrue(geo.stderr.contains("/nonexistent.mmdb: cannot open GeoIP database"), geo.stderr)
+    }
+
+    func testHelpListsEveryOption() throws {
+        let r = try runProgram(bin, ["scan", "--help"])
+        XCTAssertEqual(r.status, 0)
+        for flag in ["--format", "--observations", "--summary", "--signatures", "--geoip", "<INPUT>"] {
+            XCTAssertTrue(r.stdout.contains(flag), flag)
+        }
+        let root = try runProgram(bin, ["--help"])
+        XCTAssertTrue(root.stdout.contains("Exit status: 0 done; 2 usage or configuration error; 3 some input could not be"), root.stdout)
+    }
+
+    func testOutputFilesAreReadableByOwnerOnly() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--summary", dir + "/s.json", "--observations", dir + "/o.ndjson",
+                              TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        for f in ["s.json", "o.ndjson"] {
+            let attrs = try FileManager.default.attributesOfItem(atPath: dir + "/" + f)
+            XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600, f)
+        }
+    }
+
+    func testSignaturesCheckNamesFileAndLineAndExits2() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sig-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try "vendor: X\nvendor_id: x\nwebsite: https://x.ai\nservices: []\nextra: 1\n".write(toFile: dir + "/x.yaml", atomically: true, encoding: .utf8)
+        let r = try runProgram(bin, ["signatures", "check", dir])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("\(dir)/x.yaml:5: unknown key 'extra'"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(dir)/x.yaml:4: services must be a non-empty list"), r.stderr)
+        let ok = try runProgram(bin, ["signatures", "check", TestPaths.signatures])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+    }
+
+    func testSignaturesMatchPrintsOneLinePerHost() throws {
+        let r = try runProgram(bin, ["signatures", "match", "--signatures", TestPaths.signatures, "API.OpenAI.com.", "example.org"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let out = lines(r.stdout)
+        XCTAssertEqual(out.count, 2)
+        XCTAssertEqual(out[0]["host"] as? String, "api.openai.com")
+        XCTAssertEqual(out[0]["service_id"] as? String, "openai-api")
+        XCTAssertEqual(out[0]["tier"] as? String, "api")
+        XCTAssertEqual(out[0]["evidence"] as? String, "strong")
+        XCTAssertTrue(out[1]["service_id"] is NSNull)
+    }
+}
