@@ -53,11 +53,12 @@ check-signatures: release
 test: setup
 	$(SWIFT) build
 	.build/debug/shadowscope signatures check signatures
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 demo: setup release
-	@echo "== shadowscope scan $(DEMO_INPUTS)" >&2
-	$(RELEASE_BIN) scan $(DEMO_INPUTS)
+	@echo "== shadowscope scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)" >&2
+	@$(RELEASE_BIN) scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)
+	@echo "The JSON summary (contract: README) is in .cache/demo-summary.json" >&2
 
 clean:
 	rm -rf .build

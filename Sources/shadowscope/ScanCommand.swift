@@ -29,6 +29,9 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Write the summary JSON to FILE, or - for stdout (the default when no other output is -).", valueName: "FILE"))
     var summary: String?
 
+    @Flag(help: "Print the summary as a text table on standard output instead of JSON (use --summary FILE to keep the JSON too).")
+    var table = false
+
     @Option(help: ArgumentHelp("Signature catalog directory (default: the bundled signatures/).", valueName: "DIR"))
     var signatures: String?
 
@@ -41,6 +44,9 @@ struct Scan: ParsableCommand {
         }
         if observations == "-" && summary == "-" {
             throw ValidationError("--observations and --summary cannot both be standard output")
+        }
+        if table && (observations == "-" || summary == "-") {
+            throw ValidationError("--table prints to standard output: write --observations and --summary to files")
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
     }
@@ -55,7 +61,8 @@ struct Scan: ParsableCommand {
         let summaryOut: OutputFile?
         do {
             observationOut = try observations.map { path throws(ConfigurationError) in try OutputFile(path: path) }
-            summaryOut = try OutputFile(path: summary ?? (observations == "-" ? "/dev/null" : "-"))
+            let stdoutTaken = observations == "-" || table
+            summaryOut = try (summary ?? (stdoutTaken ? nil : "-")).map { path throws(ConfigurationError) in try OutputFile(path: path) }
         } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
@@ -85,6 +92,7 @@ struct Scan: ParsableCommand {
         let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours)
         summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
         summaryOut?.close()
+        if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
         if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
     }
 

@@ -175,3 +175,16 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertTrue(out[1]["service_id"] is NSNull)
     }
 }
+
+final class TableOutputTests: XCTestCase {
+    func testTableShowsUsersServicesUploadsAndWhere() throws {
+        let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--table",
+                                                  TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
+        XCTAssertEqual(rows.first, "DAY USER SERVICE TIER WHERE CONN BYTES UP BYTES DOWN")
+        XCTAssertTrue(rows.contains("2026-11-25 10.20.30.41 OpenAI API api CA (non-EU, geoip) 2 104078 24791"), r.stdout)
+        XCTAssertTrue(rows.contains("2026-11-25 alice OpenAI API api unknown 3 unknown 25273"), r.stdout)
+        XCTAssertTrue(rows.contains("GeoIP: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"), r.stdout)
+    }
+}
