@@ -28,7 +28,17 @@ public func writeObservation(_ o: Observation, into w: inout JSONWriter) {
     w.field("url_path", o.urlPath)
     w.field("method", o.method)
     w.field("status", o.status)
-    w.field("dns", nil as String?)
+    if let dns = o.dns {
+        w.beginObject("dns")
+        w.field("type", dns.type)
+        w.field("rcode", dns.rcode)
+        w.beginArray("answers")
+        for a in dns.answers { w.value(a) }
+        w.endArray()
+        w.endObject()
+    } else {
+        w.field("dns", nil as String?)
+    }
     w.field("bytes_up", o.bytesUp)
     w.field("bytes_down", o.bytesDown)
     w.field("packets_up", o.packetsUp)

@@ -37,6 +37,22 @@ public struct SourceRef: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// What a DNS record says: the query type, response code and answers (addresses and names).
+public struct DNSInfo: Sendable, Equatable {
+    /// Query type by name (`A`, `AAAA`, `HTTPS`, `CNAME`, ...) or `TYPE65534` when unnamed.
+    public var type: String
+    /// Response code by name (`NOERROR`, `NXDOMAIN`, `REFUSED`, ...); nil for an unanswered query.
+    public var rcode: String?
+    /// Answer data as text: addresses, or names for CNAME/HTTPS targets, in the order given.
+    public var answers: [String]
+
+    public init(type: String, rcode: String?, answers: [String]) {
+        self.type = type
+        self.rcode = rcode
+        self.answers = answers
+    }
+}
+
 /// The one record every source produces (DESIGN.md "Observation"). Unknown is nil, never 0.
 public struct Observation: Sendable {
     public var timestamp: Timestamp
@@ -54,6 +70,7 @@ public struct Observation: Sendable {
     public var urlPath: String?
     public var method: String?
     public var status: Int?
+    public var dns: DNSInfo?
     public var bytesUp: Int64?
     public var bytesDown: Int64?
     public var packetsUp: Int64?
