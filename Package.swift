@@ -10,6 +10,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (libpcap-dev, libmaxminddb-dev).
@@ -21,7 +22,7 @@ let package = Package(
         .target(name: "PacketDecoding", dependencies: ["ShadowScopeCore", "CPcap"]),
         .target(name: "LogFormats", dependencies: ["ShadowScopeCore"]),
         .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
-        .target(name: "Output", dependencies: ["ShadowScopeCore"]),
+        .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "shadowscope", dependencies: [
             "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -88,15 +88,18 @@ public struct Attribution: Sendable {
 public struct Attributor: Sendable {
     public var matcher: any ServiceMatcher
     public var geo: (any GeoLocator)?
+    public var users: UserMap
 
-    public init(matcher: any ServiceMatcher, geo: (any GeoLocator)?) {
+    public init(matcher: any ServiceMatcher, geo: (any GeoLocator)?, users: UserMap = UserMap()) {
         self.matcher = matcher
         self.geo = geo
+        self.users = users
     }
 
     public func attribute(_ o: Observation) -> Attribution {
         let match = o.host.flatMap { matcher.match(host: $0) }
-        let user = o.user ?? o.clientIP?.description ?? o.clientName ?? "unknown"
+        // The source's own user first, then the --users map, then the client address itself.
+        let user = o.user ?? o.clientIP.flatMap { users.user(for: $0) } ?? o.clientIP?.description ?? o.clientName ?? "unknown"
         var region = Region.unknown
         if let country = match?.regionCountry {
             region = Region(country: country, how: .host)  // the name binds the region: trust it over GeoIP

@@ -38,6 +38,12 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("GeoIP database in MMDB format, e.g. GeoLite2-City.mmdb (default: the bundled DB-IP City Lite).", valueName: "FILE"))
     var geoip: String?
 
+    @Option(help: ArgumentHelp("CSV of address-or-CIDR,user: who is behind a client address when the source does not say (longest prefix wins).", valueName: "FILE"))
+    var users: String?
+
+    @Option(help: ArgumentHelp("Replace users and client addresses with a keyed HMAC-SHA256 pseudonym; the key (16 bytes or more) is read from FILE.", valueName: "KEYFILE"))
+    var pseudonymize: String?
+
     func validate() throws {
         guard ["auto", "pcap", "squid"].contains(format) else {
             throw ValidationError("--format: '\(format)' is not one of auto, pcap, squid")
@@ -53,7 +59,7 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         let setup: Setup
-        do { setup = try Setup(signatures: signatures, geoip: geoip) } catch {
+        do { setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize) } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
@@ -73,8 +79,10 @@ struct Scan: ParsableCommand {
         var line = JSONWriter()
         let hours = BusinessHours()
         for path in expandInputs(inputs) {
-            var report = scanOne(path) { o in
-                let a = setup.attributor.attribute(o)
+            var report = scanOne(path) { observation in
+                var o = observation
+                var a = setup.attributor.attribute(o)
+                setup.pseudonymizer?.apply(&o, &a)
                 aggregates.add(o, a, hours: hours, approved: [])
                 if let out = observationOut {
                     line.reset()
@@ -155,8 +163,9 @@ struct Scan: ParsableCommand {
 struct Setup {
     var attributor: Attributor
     var geoInfo: GeoIPInfo?
+    var pseudonymizer: Pseudonymizer?
 
-    init(signatures: String?, geoip: String?) throws(ConfigurationError) {
+    init(signatures: String?, geoip: String?, users: String?, pseudonymize: String?) throws(ConfigurationError) {
         guard let dir = signatures ?? Defaults.signaturesDirectory() else {
             throw ConfigurationError(description: "no signature catalog found; pass --signatures DIR")
         }
@@ -172,7 +181,21 @@ struct Setup {
         } else {
             printError("warning: no GeoIP database (run `make setup` or pass --geoip FILE); destination regions will be unknown")
         }
-        attributor = Attributor(matcher: HostMatcher(catalog: catalog), geo: geo)
+        var userMap = UserMap()
+        if let users {
+            guard let data = FileManager.default.contents(atPath: users) else {
+                throw ConfigurationError(description: "\(users): cannot read the users file")
+            }
+            do { userMap = try UserMap(csv: String(decoding: data, as: UTF8.self), file: users) } catch {
+                throw ConfigurationError(description: error.description)
+            }
+        }
+        if let pseudonymize {
+            do { pseudonymizer = try Pseudonymizer(keyFile: pseudonymize) } catch {
+                throw ConfigurationError(description: error.description)
+            }
+        }
+        attributor = Attributor(matcher: HostMatcher(catalog: catalog), geo: geo, users: userMap)
         geoInfo = geo.map {
             GeoIPInfo(path: $0.path, databaseType: $0.databaseType, buildEpoch: $0.buildEpoch,
                       attribution: $0.isDBIP ? "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0" : nil)

@@ -88,3 +88,39 @@ final class SummaryJSONTests: XCTestCase {
         XCTAssertEqual(row["first_seen"] as? String, "2026-11-25T12:10:06.000Z")
     }
 }
+
+final class PseudonymizerTests: XCTestCase {
+    /// RFC 4231 test case 1 (key 0x0b × 20, data "Hi There"): proves the HMAC is HMAC-SHA256.
+    func testHMACIsSHA256PerRFC4231() throws {
+        let p = try Pseudonymizer(key: [UInt8](repeating: 0x0B, count: 20))
+        XCTAssertEqual(p.fullHMAC(Array("Hi There".utf8)), "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7")
+        XCTAssertEqual(p.pseudonym("Hi There"), "u-b0344c61d8db3853")
+    }
+
+    func testSameUserSamePseudonymOtherKeyOtherPseudonym() throws {
+        let a = try Pseudonymizer(key: Array("0123456789abcdef".utf8))
+        let b = try Pseudonymizer(key: Array("fedcba9876543210".utf8))
+        XCTAssertEqual(a.pseudonym("alice"), a.pseudonym("alice"))
+        XCTAssertNotEqual(a.pseudonym("alice"), a.pseudonym("bob"))
+        XCTAssertNotEqual(a.pseudonym("alice"), b.pseudonym("alice"))
+    }
+
+    func testShortKeysAreRefused() {
+        XCTAssertThrowsError(try Pseudonymizer(key: Array("short".utf8))) { error in
+            XCTAssertEqual((error as? Pseudonymizer.KeyError)?.description, "the key must hold at least 16 bytes, it holds 5")
+        }
+    }
+
+    func testApplyReplacesUserAndClientAddress() throws {
+        let p = try Pseudonymizer(key: [UInt8](repeating: 7, count: 16))
+        var o = Observation(timestamp: Timestamp(seconds: 0), source: SourceRef(file: "f", position: .line(1)))
+        o.user = "alice"
+        o.clientIP = IPAddress("10.0.0.1")
+        var a = Attribution(match: nil, user: "alice", region: .unknown)
+        p.apply(&o, &a)
+        XCTAssertEqual(o.user, p.pseudonym("alice"))
+        XCTAssertEqual(a.user, p.pseudonym("alice"))
+        XCTAssertNil(o.clientIP)
+        XCTAssertEqual(o.clientName, p.pseudonym("10.0.0.1"))
+    }
+}

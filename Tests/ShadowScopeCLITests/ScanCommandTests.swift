@@ -188,3 +188,44 @@ final class TableOutputTests: XCTestCase {
         XCTAssertTrue(rows.contains("GeoIP: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"), r.stdout)
     }
 }
+
+final class UsersAndPrivacyTests: XCTestCase {
+    func temporaryFile(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("f-\(UUID())").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: path) }
+        return path
+    }
+
+    func testUsersFileNamesPeopleBehindAddresses() throws {
+        let users = try temporaryFile("10.20.30.0/24,office\n10.20.30.41,dana\nfd00:20::/64,lab\n")
+        let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--users", users, "--table",
+                                                  TestPaths.fixture("ai-traffic.pcap")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        XCTAssertTrue(rows.contains("2026-11-25 dana OpenAI API api CA (non-EU, geoip) 2 104078 24791"), r.stdout)
+        XCTAssertTrue(rows.contains("2026-11-25 lab DeepSeek API api CN (non-EU, geoip) 2 104090 24791"), r.stdout)
+    }
+
+    func testBadUsersFileExits2WithLine() throws {
+        let users = try temporaryFile("10.0.0.0/8,a\nnot-an-ip,b\n")
+        let r = try runProgram(TestPaths.binary, ["scan", "--users", users, TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("\(users):2: 'not-an-ip' is not an IPv4/IPv6 address or CIDR range"), r.stderr)
+    }
+
+    func testPseudonymizedOutputsNameNobody() throws {
+        let key = try temporaryFile("a-key-of-more-than-sixteen-bytes\n")
+        let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--pseudonymize", key, "--observations", "-",
+                                                  TestPaths.fixture("squid-access.log"), TestPaths.fixture("ai-traffic.pcap")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for secret in ["alice", "bob", "carol", "10.20.30.41", "127.0.0.1", "fd00:20::41"] {
+            XCTAssertFalse(r.stdout.contains("\"\(secret)\""), secret)
+        }
+        XCTAssertFalse(r.stdout.contains("a-key-of-more"))
+        let summary = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--pseudonymize", key,
+                                                        TestPaths.fixture("squid-access.log")])
+        XCTAssertFalse(summary.stdout.contains("alice"))
+        XCTAssertTrue(summary.stdout.contains("\"user\": \"u-"), summary.stdout)
+    }
+}
