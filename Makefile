@@ -15,7 +15,7 @@ GEOIP_DB := .cache/geoip/dbip-city-lite.mmdb
 RELEASE_BIN := .build/release/shadowscope
 DEMO_INPUTS := fixtures/ai-traffic.pcap fixtures/ai-traffic-sll.pcapng fixtures/squid-access.log
 
-.PHONY: all setup deps geoip build release test demo check-signatures clean
+.PHONY: all setup deps geoip build release test demo bench check-signatures clean
 
 all: release
 
@@ -59,6 +59,11 @@ demo: setup release
 	@echo "== shadowscope scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)" >&2
 	@$(RELEASE_BIN) scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)
 	@echo "The JSON summary (contract: README) is in .cache/demo-summary.json" >&2
+
+# Benchmarks: release build, generated inputs (never committed), figures printed in one run.
+bench: setup
+	$(SWIFT) build -c release
+	.build/release/shadowscope-bench matcher --signatures signatures
 
 clean:
 	rm -rf .build

@@ -29,7 +29,12 @@ let package = Package(
         ]),
 
         // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),        // Benchmarks and generators for `make bench` (release build; generated data is never committed).
+        .executableTarget(name: "shadowscope-bench", dependencies: [
+            "ShadowScopeCore", "Signatures",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "ShadowScopeCoreTests", dependencies: ["ShadowScopeCore", "TestSupport"]),
         .testTarget(name: "SignaturesTests", dependencies: ["Signatures", "TestSupport"]),
         .testTarget(name: "PacketDecodingTests", dependencies: ["PacketDecoding", "TestSupport"]),

@@ -348,6 +348,7 @@ enum HostPatternSyntax {
             name = Substring(pattern.replacingOccurrences(of: HostPattern.regionPlaceholder, with: "r"))
         }
         if name.isEmpty { return "empty" }
+        if !name.contains(".") { return "a host needs at least two labels" }
         if name.count > 253 { return "longer than 253 characters" }
         if name.contains("*") { return "'*' is only allowed as the whole first label ('*.example.com')" }
         if name.contains("{") || name.contains("}") { return "the only placeholder is {region}" }

@@ -134,6 +134,8 @@ final class CatalogErrorTests: XCTestCase {
         XCTAssertEqual(bad, ["acme.yaml:11: invalid host pattern '*.ai': a suffix pattern needs at least two labels after '*.' (no '*.com')"])
         XCTAssertEqual(errors([("acme.yaml", header + service(pattern: "Chat.Acme.ai"))]).first,
                        "acme.yaml:11: invalid host pattern 'Chat.Acme.ai': only lower-case a-z, 0-9, '-' and '_' are allowed")
+        XCTAssertEqual(errors([("acme.yaml", header + service(pattern: "localhost"))]).first,
+                       "acme.yaml:11: invalid host pattern 'localhost': a host needs at least two labels")
         XCTAssertEqual(errors([("acme.yaml", header + service(pattern: "chat.*.acme.ai"))]).first,
                        "acme.yaml:11: invalid host pattern 'chat.*.acme.ai': '*' is only allowed as the whole first label ('*.example.com')")
     }
