@@ -19,7 +19,11 @@ let package = Package(
 
         .target(name: "ShadowScopeCore"),
         .target(name: "Signatures", dependencies: ["ShadowScopeCore", .product(name: "Yams", package: "Yams")]),
-        .target(name: "PacketDecoding", dependencies: ["ShadowScopeCore", "CPcap"]),
+        .target(name: "PacketDecoding", dependencies: [
+            "ShadowScopeCore", "CPcap",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),  // AES.permute: QUIC header protection
+        ]),
         .target(name: "LogFormats", dependencies: ["ShadowScopeCore"]),
         .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
         .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
