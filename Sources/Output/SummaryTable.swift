@@ -11,7 +11,9 @@ public func summaryTable(_ aggregates: Aggregates, geoAttribution: String?) -> S
         let region = Region(country: v.country, how: v.how)
         let place = v.country.map { "\($0) (\(region.group == .euEEA ? "EU/EEA" : "non-EU"), \(v.how.rawValue))" } ?? "unknown"
         let name = v.match.service.hasPrefix(v.match.vendor) ? v.match.service : "\(v.match.vendor) \(v.match.service)"
-        rows.append([k.day, k.user, name, v.match.tier, place,
+        // A consumer tier whose host also serves business accounts (chatgpt.com): say it is a guess.
+        let tier = v.match.tierInName ? v.match.tier : v.match.tier + "*"
+        rows.append([k.day, k.user, name, tier, place,
                      String(v.connections), up, down])
     }
     let rightAligned: Set<Int> = [5, 6, 7]
@@ -26,6 +28,9 @@ public func summaryTable(_ aggregates: Aggregates, geoAttribution: String?) -> S
     var out = format(header) + "\n"
     for r in rows { out += format(r) + "\n" }
     if rows.isEmpty { out += "(no AI service seen)\n" }
+    if aggregates.rows.values.contains(where: { !$0.match.tierInName }) {
+        out += "\n* tier not visible in the host name (the same host serves several tiers)\n"
+    }
     if let geoAttribution { out += "\nGeoIP: \(geoAttribution)\n" }
     return out
 }

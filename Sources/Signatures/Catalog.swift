@@ -47,6 +47,9 @@ public struct Service: Sendable {
     public var tier: Tier
     /// True when the host names themselves reveal the tier; false when one host serves several tiers.
     public var tierInName: Bool
+    /// Whether a host of this service shows its tier: declared so, or an API (API endpoints serve
+    /// API keys only, so the name itself says "API").
+    public var tierVisibleInName: Bool { tierInName || tier == .api }
     public var category: Category
     public var source: String
     public var processingRegions: [String]

@@ -55,7 +55,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
                 for host in service.hosts {
                     let match = ServiceMatch(serviceID: service.id, vendor: vendor.name, service: service.name,
                                              tier: service.tier.rawValue, category: service.category.rawValue,
-                                             tierInName: service.tierInName, evidence: host.evidence)
+                                             tierInName: service.tierVisibleInName, evidence: host.evidence)
                     switch host.kind {
                     case .exact(let name):
                         keys.append((Self.reverseHash(Array(name.utf8)) ^ Self.exactTag, Int32(entries.count)))

@@ -186,6 +186,7 @@ final class TableOutputTests: XCTestCase {
         XCTAssertTrue(rows.contains("2026-11-25 10.20.30.41 OpenAI API api CA (non-EU, geoip) 2 104078 24791"), r.stdout)
         XCTAssertTrue(rows.contains("2026-11-25 alice OpenAI API api unknown 3 unknown 25273"), r.stdout)
         XCTAssertTrue(rows.contains("GeoIP: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"), r.stdout)
+        XCTAssertTrue(rows.contains("* tier not visible in the host name (the same host serves several tiers)"), r.stdout)
     }
 }
 
