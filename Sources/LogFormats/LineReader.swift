@@ -20,29 +20,31 @@ public struct LineReader {
     /// Reads `fd` to its end, calling `body` with each line and its 1-based number. `prefix` holds
     /// bytes already read from `fd` (for sniffing) that come first.
     public static func forEachLine(fd: Int32, prefix: [UInt8] = [], _ body: (Line, Int) -> Void) throws(ReadError) {
+        var source = FileDescriptorSource(fd: fd, prefix: prefix)
+        try forEachLine(source: &source, body)
+    }
+
+    /// Reads `source` to its end, calling `body` with each line and its 1-based number. When the
+    /// source fails midway (a truncated gzip member), the lines before are delivered first.
+    public static func forEachLine(source: inout some ByteSource, _ body: (Line, Int) -> Void) throws(ReadError) {
         var buffer = [UInt8](repeating: 0, count: chunkSize + maxLineBytes + 1)
         var filled = 0
         var lineNumber = 0
         var skippingLongLine = false
         var longLength = 0
-        var pending = prefix[...]
+        var failure: ByteSourceError? = nil
         while true {
             // Fill after what is left of the previous chunk.
-            let n: Int
-            if !pending.isEmpty {
-                n = min(pending.count, buffer.count - filled)
-                buffer.withUnsafeMutableBytes { raw in
-                    for (i, b) in pending.prefix(n).enumerated() { raw[filled + i] = b }
+            var n = 0
+            if failure == nil {
+                let start = filled
+                let result = buffer.withUnsafeMutableBytes { raw in
+                    Result { () throws(ByteSourceError) in try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...])) }
                 }
-                pending = pending.dropFirst(n)
-            } else {
-                let space = buffer.count - filled
-                let r = buffer.withUnsafeMutableBytes { raw in read(fd, raw.baseAddress! + filled, space) }
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    throw ReadError(description: String(cString: strerror(errno)))
+                switch result {
+                case .success(let count): n = count
+                case .failure(let error): failure = error  // deliver what is buffered as if the input ended, then report
                 }
-                n = r
             }
             let atEOF = n == 0
             filled += n
@@ -80,6 +82,7 @@ public struct LineReader {
                         }
                     }
                 }
+                if let failure { throw ReadError(description: failure.description) }
                 return
             }
             // Keep the unfinished line; if it is already over the cap, stop keeping its bytes.
