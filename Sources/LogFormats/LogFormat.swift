@@ -9,16 +9,35 @@ public enum LineResult {
     case skipped(String)
 }
 
-/// One log format: a name for `--format` and the summary, a content sniffer and a line parser.
+/// One log format: a name for `--format` and the summary, a content sniffer, and a parser per input.
 public protocol LogFormat: Sendable {
     var name: String { get }
     /// True when `line` is unmistakably this format (used on the first lines of a file).
     func recognizes(_ line: UnsafeRawBufferPointer) -> Bool
-    func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult
+    /// A parser for one input, fed its lines in order: it may carry state from line to line (a W3C
+    /// `#Fields` layout, dnsmasq queries waiting for their answers).
+    func makeParser() -> any LineParser
+}
+
+/// Parses the lines of one input, in order.
+public protocol LineParser {
+    mutating func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult
+    /// The input ended: observations the parser still holds.
+    mutating func finish() -> [Observation]
+}
+
+/// A format whose lines stand alone is its own parser.
+public protocol StatelessLogFormat: LogFormat, LineParser {}
+
+extension StatelessLogFormat {
+    public func makeParser() -> any LineParser { self }
+    public func finish() -> [Observation] { [] }
 }
 
 /// Every format we read, in the order detection tries them.
-public let allLogFormats: [any LogFormat] = [SquidNative()]
+/// Strict, single-shape recognisers come first; W3C last, as it also accepts bare `date time ...` lines.
+/// Squid custom logformats are never sniffed (they need `--logformat`).
+public let allLogFormats: [any LogFormat] = [SquidNative(), ZeekTSV(), BindQueryLog(), Dnsmasq(), W3CExtended()]
 
 /// Picks the format of a text input from its first lines: the first format that recognises most of
 /// the non-blank lines among the first few.

@@ -8,8 +8,17 @@ public struct LogScanner {
 
     public func scan(fd: Int32, prefix: [UInt8], file: String, report: inout InputReport,
                      emit: (Observation) -> Void) {
+        var source = FileDescriptorSource(fd: fd, prefix: prefix)
+        scan(source: &source, file: file, report: &report, emit: emit)
+    }
+
+    public func scan(source: inout some ByteSource, file: String, report: inout InputReport,
+                     emit: (Observation) -> Void) {
+        var lastLine = 0
+        var parser = format.makeParser()
         do {
-            try LineReader.forEachLine(fd: fd, prefix: prefix) { line, number in
+            try LineReader.forEachLine(source: &source) { line, number in
+                lastLine = number
                 report.records += 1
                 switch line {
                 case .tooLong(let length):
@@ -20,7 +29,7 @@ public struct LogScanner {
                         report.skip(at: "\(file):\(number)", reason: "NUL byte in line")
                         return
                     }
-                    switch format.parse(bytes, source: SourceRef(file: file, position: .line(number))) {
+                    switch parser.parse(bytes, source: SourceRef(file: file, position: .line(number))) {
                     case .observation(let o):
                         report.observations += 1
                         emit(o)
@@ -31,9 +40,18 @@ public struct LogScanner {
                     }
                 }
             }
+            for o in parser.finish() {
+                report.observations += 1
+                emit(o)
+            }
         } catch {
-            report.skip(at: file, reason: "read error: \(error)")
-            report.error = "read error: \(error)"
+            for o in parser.finish() {
+                report.observations += 1
+                emit(o)
+            }
+            // The lines before the failure were read and counted; say where reading stopped.
+            report.skip(at: "\(file):\(lastLine + 1)", reason: "input unreadable from here on: \(error)")
+            report.hitCap("input-truncated")
         }
     }
 }

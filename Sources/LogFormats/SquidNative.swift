@@ -4,7 +4,7 @@ import ShadowScopeCore
 /// `time.ms elapsed client code/status bytes method URL user hierarchy/peer type`.
 /// `bytes` is the size of the reply sent to the client (headers included): it is the download
 /// size. Nothing in this format says how much the client sent, so `bytes_up` stays unknown.
-public struct SquidNative: LogFormat {
+public struct SquidNative: StatelessLogFormat {
     public let name = "squid"
     static let fieldCount = 10
 

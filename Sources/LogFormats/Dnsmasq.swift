@@ -1,0 +1,116 @@
+import Glibc
+import ShadowScopeCore
+
+/// dnsmasq's `--log-queries` lines, in its own `--log-facility` file or through syslog:
+/// `Nov 25 12:00:00 dnsmasq[123]: query[A] chatgpt.com from 127.0.0.1`, and with
+/// `--log-queries=extra` `... dnsmasq[123]: 7 10.0.0.5/41279 query[A] chatgpt.com from 10.0.0.5`.
+///
+/// One observation per `query[TYPE] NAME from ADDR` line: client address (and port with `extra`),
+/// `host` = the name (`dns-query`), `dns` {type, rcode null, answers []}, transport `udp`.
+///
+/// The `reply`/`cached`/`config`/`forwarded`/`validation` lines that follow are `.ignored`: joining
+/// them to their query needs either a look-ahead or a flush at the end of the input, and
+/// `LogScanner` gives one result per line with neither. The answers are therefore not reported yet
+/// (null rcode means "not read", not "unanswered"); see the hand-over note. Other dnsmasq lines
+/// (start-up, DHCP, `dnsmasq-dhcp`) are `.ignored`; lines not from dnsmasq are skipped.
+///
+/// Syslog timestamps have no year: `year` is assumed (by default the current UTC year); a log read
+/// across New Year will be off by one year for the December lines. Times are taken as UTC.
+public struct Dnsmasq: StatelessLogFormat {
+    public let name = "dnsmasq"
+    let year: Int64
+
+    public init(year: Int64? = nil) {
+        if let year {
+            self.year = year
+        } else {
+            self.year = Timestamp(seconds: Int64(time(nil))).civil.year
+        }
+    }
+
+    public func recognizes(_ line: UnsafeRawBufferPointer) -> Bool {
+        var c = TextCursor(line)
+        guard Self.readSyslogTime(&c, year: 2000) != nil else { return false }
+        return messageStart(line, from: c.offset) != nil
+    }
+
+    /// Offset of the message after `dnsmasq[PID]: ` (possibly after a syslog host name).
+    private func messageStart(_ line: UnsafeRawBufferPointer, from: Int) -> Int? {
+        guard let tag = find(line, Array("dnsmasq[".utf8), from: from), tag - from <= 256 else { return nil }
+        guard tag == from || isBlank(line[tag - 1]) else { return nil }
+        var i = tag + 8
+        while i < line.count && line[i] >= 0x30 && line[i] <= 0x39 { i += 1 }
+        guard i + 2 < line.count, i > tag + 8, line[i] == 0x5D, line[i + 1] == 0x3A, line[i + 2] == 0x20 else { return nil }
+        return i + 3
+    }
+
+    public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
+        if line.allSatisfy(isBlank) { return .ignored }
+        var c = TextCursor(line)
+        guard let ts = Self.readSyslogTime(&c, year: year) else {
+            return .skipped("no syslog time (MMM DD HH:MM:SS) at the start")
+        }
+        guard let start = messageStart(line, from: c.offset) else {
+            // dnsmasq-dhcp[...] and other programs' lines in a shared syslog file.
+            return find(line, Array("dnsmasq".utf8), from: c.offset) != nil ? .ignored : .skipped("not a dnsmasq line")
+        }
+        var i = start
+        func word() -> UnsafeRawBufferPointer {
+            let s = i
+            while i < line.count && line[i] != 0x20 { i += 1 }
+            let w = UnsafeRawBufferPointer(rebasing: line[s..<i])
+            while i < line.count && line[i] == 0x20 { i += 1 }
+            return w
+        }
+        var first = word()
+        var clientPort: UInt16? = nil
+        var clientFromExtra: IPAddress? = nil
+        if let n = parseInt(first), n >= 0 {  // log-queries=extra: serial, then ADDR/PORT
+            let addr = word()
+            if let slash = addr.lastIndex(of: 0x2F) {
+                clientFromExtra = IPAddress(text(UnsafeRawBufferPointer(rebasing: addr[..<slash])))
+                if let p = parseInt(UnsafeRawBufferPointer(rebasing: addr[(slash + 1)...])) { clientPort = UInt16(exactly: p) }
+            }
+            first = word()
+        }
+        guard first.starts(with: "query[".utf8) else { return .ignored }  // reply, cached, config, forwarded, ...
+        guard first.count > 7, first.last == 0x5D else { return .skipped("'\(text(clip(first, 0)))' is not query[TYPE]") }
+        let qtype = UnsafeRawBufferPointer(rebasing: first[6..<(first.count - 1)])
+        guard qtype.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }) else {
+            return .skipped("query type '\(text(clip(qtype, 0)))' is not a type name")
+        }
+        let qname = word()
+        let from = word()
+        let client = word()
+        guard !qname.isEmpty, from.elementsEqual("from".utf8), !client.isEmpty else {
+            return .skipped("query line is not 'query[TYPE] NAME from ADDRESS'")
+        }
+        guard i == line.count else { return .skipped("unexpected text after the client: '\(text(clip(line, i)))'") }
+        guard let host = normalizeHost(qname) else { return .skipped("query name '\(text(clip(qname, 0)))' is not a host name") }
+        guard let ip = IPAddress(text(client)) ?? clientFromExtra else {
+            return .skipped("client '\(text(clip(client, 0)))' is not an address")
+        }
+        var o = Observation(timestamp: ts, source: source)
+        o.transport = .udp
+        o.clientIP = ip
+        o.clientPort = clientPort
+        o.host = host
+        o.hostSource = .dnsQuery
+        o.dns = DNSInfo(type: text(qtype), rcode: nil, answers: [])
+        return .observation(o)
+    }
+
+    /// `Nov 25 11:31:39` / `Nov  5 11:31:39`, then a blank; the year is assumed.
+    static func readSyslogTime(_ c: inout TextCursor, year: Int64) -> Timestamp? {
+        let save = c.offset
+        guard let name = c.letters(max: 3), let month = monthFromAbbreviation(name), c.byte(0x20) else { c.offset = save; return nil }
+        _ = c.byte(0x20)
+        guard let (day, _) = c.digits(upTo: 2), c.byte(0x20),
+              let h = c.digits(2), c.byte(0x3A), let m = c.digits(2), c.byte(0x3A), let s = c.digits(2), c.byte(0x20),
+              let ts = civilTimestamp(year: year, month: month, day: day, hour: h, minute: m, second: s) else {
+            c.offset = save
+            return nil
+        }
+        return ts
+    }
+}
