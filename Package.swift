@@ -17,6 +17,12 @@ let package = Package(
         .systemLibrary(name: "CPcap", providers: [.apt(["libpcap-dev"])]),
         .systemLibrary(name: "CMaxMindDB", pkgConfig: "libmaxminddb", providers: [.apt(["libmaxminddb-dev"])]),
 
+        // Decompressors: ISA-L's igzip (gzip, the fastest inflate Debian ships), zstd, bzip2, xz.
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
+        .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
+
         .target(name: "ShadowScopeCore"),
         .target(name: "Signatures", dependencies: ["ShadowScopeCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PacketDecoding", dependencies: [
@@ -24,7 +30,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),  // AES.permute: QUIC header protection
         ]),
-        .target(name: "LogFormats", dependencies: ["ShadowScopeCore"]),
+        .target(name: "LogFormats", dependencies: ["ShadowScopeCore", "CISAL", "CZstd", "CBzip2", "CLZMA"]),
         .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
         .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
         .executableTarget(name: "shadowscope", dependencies: [

@@ -4,98 +4,94 @@ import LogFormats
 import PacketDecoding
 import ShadowScopeCore
 
-/// One input as the scanner sees it: a name for messages, an open descriptor and the first bytes,
-/// already read so the format can be told from content rather than from the file name.
+/// One input as the scanner sees it: a name for messages, its bytes (decompressed when the first
+/// bytes say gzip, zstd, bzip2 or xz) and the first of those bytes, already read so the format is
+/// told from the content, never from the file name.
 struct InputSource {
     /// Bytes read to sniff the format: enough for several log lines.
     static let sniffBytes = 64 * 1024
 
     var name: String
-    var fd: Int32
+    private var fd: Int32
+    var compression: Compression?
+    /// The first (decompressed) bytes.
     var prefix: [UInt8]
-    var isStdin: Bool
+    /// Everything after `prefix`.
+    private var rest: any ByteSource
 
-    /// What the first bytes say the input is.
-    enum Kind: Equatable {
-        case capture
-        case compressed(String)
-        case text
-    }
-
-    var kind: Kind {
-        if looksLikeCapture(prefix) { return .capture }
-        let magics: [(String, [UInt8])] = [
-            ("gzip", [0x1F, 0x8B]), ("zstd", [0x28, 0xB5, 0x2F, 0xFD]), ("bzip2", [0x42, 0x5A, 0x68]),
-            ("xz", [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00]),
-        ]
-        for (name, magic) in magics where prefix.starts(with: magic) { return .compressed(name) }
-        return .text
-    }
+    var isCapture: Bool { looksLikeCapture(prefix) }
 
     static func open(_ path: String) -> Result<InputSource, InputError> {
-        let fd: Int32
-        if path == "-" {
-            fd = 0
-        } else {
-            fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { return .failure(InputError(file: path, reason: String(cString: strerror(errno)))) }
-        }
-        var prefix = [UInt8](repeating: 0, count: sniffBytes)
-        var filled = 0
-        while filled < sniffBytes {
-            let n = prefix.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, sniffBytes - filled) }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 {
-                let reason = String(cString: strerror(errno))
-                if fd != 0 { Glibc.close(fd) }
-                return .failure(InputError(file: path, reason: reason))
+        let fd = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return .failure(InputError(file: path, reason: String(cString: strerror(errno)))) }
+        var raw: any ByteSource = FileDescriptorSource(fd: fd)
+        do {
+            var rawPrefix = try readPrefix(&raw, count: 8)
+            var compression = Compression(magic: rawPrefix)
+            var content: any ByteSource = PrefixedSource(prefix: rawPrefix, inner: raw)
+            if let c = compression {
+                content = c.source(over: content)
             }
-            if n == 0 { break }
-            filled += n
+            let prefix = try readPrefix(&content, count: sniffBytes)
+            if compression == nil { rawPrefix = [] } else if prefix.isEmpty { compression = nil }
+            return .success(InputSource(name: path, fd: fd, compression: compression, prefix: prefix, rest: content))
+        } catch {
+            if fd != 0 { Glibc.close(fd) }
+            return .failure(InputError(file: path, reason: error.description))
         }
-        prefix.removeSubrange(filled...)
-        return .success(InputSource(name: path, fd: fd, prefix: prefix, isStdin: path == "-"))
     }
 
     func close() {
         if fd != 0 { Glibc.close(fd) }
     }
 
-    /// A libpcap reader over this input. A file is reopened by path; stdin goes through a pipe that a
-    /// thread fills with the sniffed bytes and then the rest of stdin.
+    /// All the (decompressed) bytes, from the first.
+    var content: any ByteSource { PrefixedSource(prefix: prefix, inner: rest) }
+
+    /// A libpcap reader over this input. A plain file is reopened by path; stdin and compressed
+    /// captures go through a pipe that a thread fills with the bytes.
     func pcapReader() throws(PcapReader.OpenError) -> PcapReader {
-        if !isStdin { return try PcapReader(path: name) }
+        if fd != 0 && compression == nil { return try PcapReader(path: name) }
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0, let stream = fdopen(fds[0], "r") else {
             throw PcapReader.OpenError(file: name, reason: "cannot create a pipe: \(String(cString: strerror(errno)))")
         }
         let writeEnd = fds[1]
-        let first = prefix
-        let thread = Thread {
-            var ok = first.withUnsafeBytes { writeAll(writeEnd, $0) }
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            while ok {
-                let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress!, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 { break }
-                ok = buffer.withUnsafeBytes { writeAll(writeEnd, UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
-            }
-            Glibc.close(writeEnd)
-        }
+        let feeder = PipeFeeder(source: content, fd: writeEnd)
+        let thread = Thread { feeder.run() }
         thread.start()
         return try PcapReader(stream: stream, name: name)
     }
 }
 
-private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-    var offset = 0
-    while offset < bytes.count {
-        let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { return false }
-        offset += n
+/// Copies a byte source into a pipe on its own thread (libpcap reads only from a FILE).
+private final class PipeFeeder: @unchecked Sendable {
+    var source: any ByteSource
+    let fd: Int32
+
+    init(source: any ByteSource, fd: Int32) {
+        self.source = source
+        self.fd = fd
     }
-    return true
+
+    func run() {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)
+        defer {
+            buffer.deallocate()
+            Glibc.close(fd)
+        }
+        while true {
+            // A decompression error ends the stream; libpcap then reports a truncated capture.
+            guard let n = try? source.read(into: buffer), n > 0 else { return }
+            var offset = 0
+            while offset < n {
+                let w = write(fd, buffer.baseAddress! + offset, n - offset)
+                if w < 0 && errno == EINTR { continue }
+                if w <= 0 { return }
+                offset += w
+            }
+        }
+    }
 }
 
 struct InputError: Error, CustomStringConvertible {

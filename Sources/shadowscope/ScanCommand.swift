@@ -9,19 +9,23 @@ import Signatures
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Scan captures (pcap, pcapng) and logs (Squid native) and write the daily summary.",
+        abstract: "Scan captures (pcap, pcapng) and proxy and DNS logs, and write the daily summary.",
         discussion: """
             INPUT is a file, a directory (every file in it, recursively) or - for standard input. \
-            The format is told from the content, not the file name. The summary JSON goes to \
-            standard output unless another output is - or --summary names a file.
+            The format is told from the content, not the file name; gzip, zstd, bzip2 and xz \
+            input is decompressed on the fly. The summary JSON goes to standard output unless \
+            another output is - or --summary names a file.
             """
     )
 
     @Argument(help: ArgumentHelp("Captures, logs, directories, or - for standard input.", valueName: "INPUT"))
     var inputs: [String]
 
-    @Option(help: ArgumentHelp("Input format: auto (from content), pcap, squid.", valueName: "NAME"))
+    @Option(help: ArgumentHelp("Input format: auto (from content), pcap, squid, w3c, zeek, bind-query, dnsmasq.", valueName: "NAME"))
     var format: String = "auto"
+
+    @Option(help: ArgumentHelp("With --format squid: the log's squid.conf `logformat` line (or a file holding it), e.g. '%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %>st %rm %ru %un %Sh/%<a %mt'.", valueName: "FILE|STRING"))
+    var logformat: String?
 
     @Option(help: ArgumentHelp("Write one JSON line per observation (flow, log line) to FILE, or - for stdout.", valueName: "FILE"))
     var observations: String?
@@ -45,8 +49,11 @@ struct Scan: ParsableCommand {
     var pseudonymize: String?
 
     func validate() throws {
-        guard ["auto", "pcap", "squid"].contains(format) else {
-            throw ValidationError("--format: '\(format)' is not one of auto, pcap, squid")
+        guard Self.formatNames.contains(format) else {
+            throw ValidationError("--format: '\(format)' is not one of \(Self.formatNames.joined(separator: ", "))")
+        }
+        if logformat != nil && format != "squid" {
+            throw ValidationError("--logformat needs --format squid")
         }
         if observations == "-" && summary == "-" {
             throw ValidationError("--observations and --summary cannot both be standard output")
@@ -57,8 +64,27 @@ struct Scan: ParsableCommand {
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
     }
 
+    static let formatNames = ["auto", "pcap"] + allLogFormats.map(\.name)
+
+    /// The Squid custom format from --logformat: a file holding a `logformat` line, or the line itself.
+    func customSquidFormat() throws(ConfigurationError) -> SquidCustom? {
+        guard let logformat else { return nil }
+        var text = logformat
+        if FileManager.default.fileExists(atPath: logformat), let data = FileManager.default.contents(atPath: logformat) {
+            text = String(decoding: data, as: UTF8.self)
+        }
+        do { return try SquidCustom(logformat: text) } catch {
+            throw ConfigurationError(description: "--logformat: \(error.description)")
+        }
+    }
+
     func run() throws {
         let setup: Setup
+        let custom: SquidCustom?
+        do { custom = try customSquidFormat() } catch {
+            printError(error.description)
+            throw ExitCode(Exit.usage)
+        }
         do { setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize) } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
@@ -79,7 +105,7 @@ struct Scan: ParsableCommand {
         var line = JSONWriter()
         let hours = BusinessHours()
         for path in expandInputs(inputs) {
-            var report = scanOne(path) { observation in
+            var report = scanOne(path, custom: custom) { observation in
                 var o = observation
                 var a = setup.attributor.attribute(o)
                 setup.pseudonymizer?.apply(&o, &a)
@@ -105,7 +131,7 @@ struct Scan: ParsableCommand {
     }
 
     /// Scans one input; `handle` attributes and records an observation and says whether it matched.
-    private func scanOne(_ path: String, handle: (Observation) -> Bool) -> InputReport {
+    private func scanOne(_ path: String, custom: SquidCustom?, handle: (Observation) -> Bool) -> InputReport {
         let source: InputSource
         switch InputSource.open(path) {
         case .failure(let e):
@@ -115,12 +141,12 @@ struct Scan: ParsableCommand {
         case .success(let s): source = s
         }
         defer { source.close() }
-        let kind = source.kind
-        if format == "pcap" || (format == "auto" && kind == .capture) {
-            var report = InputReport(file: path, format: "pcap")
+        let suffix = source.compression.map { "+" + $0.rawValue } ?? ""
+        if format == "pcap" || (format == "auto" && source.isCapture) {
+            var report = InputReport(file: path, format: "pcap" + suffix)
             do {
                 let reader = try source.pcapReader()
-                report.format = reader.linkTypeName == "" ? "pcap" : "pcap (\(reader.linkTypeName))"
+                report.format = "pcap (\(reader.linkTypeName))" + suffix
                 var observed = 0, matched = 0
                 CaptureScanner().scan(reader, file: path, report: &report) { o in
                     observed += 1
@@ -133,25 +159,24 @@ struct Scan: ParsableCommand {
             }
             return report
         }
-        if case .compressed(let name) = kind {
-            var r = InputReport(file: path, format: name)
-            r.error = "\(name)-compressed input is not supported yet; decompress it first (e.g. zcat FILE | shadowscope scan -)"
-            return r
-        }
         let logFormat: (any LogFormat)?
         if format == "auto" {
             logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
+        } else if let custom {
+            logFormat = custom
         } else {
             logFormat = allLogFormats.first { $0.name == format }
         }
         guard let logFormat else {
-            var r = InputReport(file: path, format: "unknown")
-            r.error = source.prefix.isEmpty ? "empty input" : "format not recognised (supported: pcap, pcapng, squid native); use --format to force one"
+            var r = InputReport(file: path, format: "unknown" + suffix)
+            r.error = source.prefix.isEmpty ? "empty input"
+                : "format not recognised (supported: pcap, pcapng, \(allLogFormats.map(\.name).joined(separator: ", ")); custom squid logs need --format squid --logformat); use --format to force one"
             return r
         }
-        var report = InputReport(file: path, format: logFormat.name)
+        var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
-        LogScanner(format: logFormat).scan(fd: source.fd, prefix: source.prefix, file: path, report: &report) { o in
+        var content = source.content
+        LogScanner(format: logFormat).scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }
         }
         report.matched = matched

@@ -105,13 +105,50 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertFalse((summary["aggregates"] as? [Any] ?? []).isEmpty)
     }
 
-    func testCompressedInputIsNamedNotMisread() throws {
+    func testCompressedInputIsReadLikeThePlainFile() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gz-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = TestPaths.fixture("squid-access.log"), pcap = TestPaths.fixture("ai-traffic.pcap")
+        _ = try runProgram("/bin/sh", ["-c", "gzip -c '\(log)' > '\(dir)/a.log.gz' && xz -c '\(pcap)' > '\(dir)/b.pcap.xz'"])
+        let plain = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", log, pcap])
+        let packed = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", dir + "/a.log.gz", dir + "/b.pcap.xz"])
+        XCTAssertEqual(packed.status, 0, packed.stderr)
+        func strip(_ s: String) -> [String] {
+            lines(s).map { o in
+                var o = o
+                o["source"] = ((o["source"] as? [String: Any])?["frame"] ?? (o["source"] as? [String: Any])?["line"]) as Any
+                return String(describing: o.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" })
+            }
+        }
+        XCTAssertEqual(strip(packed.stdout), strip(plain.stdout))
+        XCTAssertEqual(lines(packed.stdout).count, 31)
+        let summary = try runProgram(bin, ["scan", "--geoip", dbip, dir + "/a.log.gz", dir + "/b.pcap.xz"])
+        let inputs = (try JSONSerialization.jsonObject(with: Data(summary.stdout.utf8)) as? [String: Any])?["input"] as? [[String: Any]]
+        XCTAssertEqual(inputs?.map { $0["format"] as? String }, ["squid+gzip", "pcap (EN10MB)+xz"])
+    }
+
+    func testTruncatedGzipIsNamedAndExits3() throws {
         let gz = FileManager.default.temporaryDirectory.appendingPathComponent("log-\(UUID()).gz").path
         FileManager.default.createFile(atPath: gz, contents: Data([0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 3]))
         defer { try? FileManager.default.removeItem(atPath: gz) }
         let r = try runProgram(bin, ["scan", "--geoip", dbip, gz])
         XCTAssertEqual(r.status, 3)
-        XCTAssertTrue(r.stderr.contains("gzip-compressed input is not supported yet"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(gz): gzip: member 1 is truncated"), r.stderr)
+    }
+
+    func testCustomSquidLogformat() throws {
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", "--format", "squid",
+                                     "--logformat", TestPaths.seed("squid-custom.logformat"), TestPaths.seed("squid-custom.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obs = lines(r.stdout)
+        XCTAssertEqual(obs.count, 14)
+        // Line 2 of the seed: the upload that squid's native format cannot show (LOGS-check.txt).
+        XCTAssertEqual(obs[1]["bytes_up"] as? Int, 263_459)
+        XCTAssertEqual(obs[1]["bytes_down"] as? Int, 2_156)
+        let bad = try runProgram(bin, ["scan", "--format", "squid", "--logformat", "%>a %zz", TestPaths.seed("squid-custom.log")])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--logformat:"), bad.stderr)
     }
 
     func testUsageErrorsExit2AndNameTheFlag() throws {
@@ -120,7 +157,7 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--no-such-flag"), bad.stderr)
         let format = try runProgram(bin, ["scan", "--format", "csv", "x"])
         XCTAssertEqual(format.status, 2)
-        XCTAssertTrue(format.stderr.contains("--format: 'csv' is not one of auto, pcap, squid"), format.stderr)
+        XCTAssertTrue(format.stderr.contains("--format: 'csv' is not one of auto, pcap, squid, zeek, bind-query, dnsmasq, w3c"), format.stderr)
         let geo = try runProgram(bin, ["scan", "--geoip", "/nonexistent.mmdb", TestPaths.fixture("squid-access.log")])
         XCTAssertEqual(geo.status, 2)
         XCTAssertTrue(geo.stderr.contains("/nonexistent.mmdb: cannot open GeoIP database"), geo.stderr)
