@@ -72,6 +72,22 @@ public enum TLSClientHello {
         return try parsed.get()
     }
 
+    /// Parses a bare handshake message with no record header, as QUIC CRYPTO frames carry it (RFC 9001
+    /// §4): `.needMoreData` until the whole ClientHello is here; never `.notTLS`. Error offsets are
+    /// those of the record-framed form (5 more than in `message`).
+    public static func parseHandshake(_ message: UnsafeRawBufferPointer) throws(DecodeError) -> Result {
+        var c = ByteCursor(message)
+        guard let header = c.readBytes(4) else { return .needMoreData }
+        guard let total = try helloLength(Array(header)), let body = c.readBytes(total - 4) else { return .needMoreData }
+        return .hello(try parseHello(body))
+    }
+
+    /// A bare handshake message held in an array.
+    public static func parseHandshake(_ message: [UInt8]) throws(DecodeError) -> Result {
+        let parsed = message.withUnsafeBytes { raw in Swift.Result { () throws(DecodeError) in try parseHandshake(raw) } }
+        return try parsed.get()
+    }
+
     /// The whole handshake message's size from its 4-byte header, nil while fewer bytes are here.
     private static func helloLength(_ handshake: [UInt8]) throws(DecodeError) -> Int? {
         guard handshake.count >= 4 else { return nil }

@@ -48,7 +48,7 @@ public struct ByteCursor {
 
     @inline(__always)
     public mutating func readU64() -> UInt64? {
-        guard let hi = readU32(), let lo = readU32() else { return nil }
+        guard remaining >= 8, let hi = readU32(), let lo = readU32() else { return nil }
         return UInt64(hi) << 32 | UInt64(lo)
     }
 

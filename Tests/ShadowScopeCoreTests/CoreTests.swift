@@ -58,6 +58,8 @@ final class ByteCursorTests: XCTestCase {
             var c = ByteCursor(raw)
             XCTAssertNil(c.readU32())
             XCTAssertEqual(c.offset, 0)
+            XCTAssertNil(c.readU64())
+            XCTAssertEqual(c.offset, 0)
             XCTAssertEqual(c.readU16(), 0x0102)
             XCTAssertNil(c.readU16())
             XCTAssertEqual(c.readU8(), 3)
