@@ -15,6 +15,17 @@ public struct CaptureScanner {
             return
         }
         var table = FlowTable(file: file, limits: limits)
+        var dns = DNSTracker()
+        var lastExpiry: Timestamp? = nil
+        // A flow with no readable name takes the name a DNS answer gave for its server, if one came first.
+        func finished(_ observation: Observation) {
+            var o = observation
+            if o.host == nil, let ip = o.serverIP, let name = dns.answers.name(for: ip, at: o.timestamp) {
+                o.host = name
+                o.hostSource = .dnsAnswer
+            }
+            emit(o)
+        }
         var frame = 0
         loop: while true {
             switch reader.next() {
@@ -36,18 +47,30 @@ public struct CaptureScanner {
                         report.notAnalyzed["ethertype-0x" + String(etherType, radix: 16), default: 0] += 1
                         continue loop
                     }
-                    guard ip.proto == 6 else {
-                        // UDP (DNS, QUIC) and the rest come with later decoders.
-                        report.notAnalyzed[ip.proto == 17 ? "udp" : "ip-proto-\(ip.proto)", default: 0] += 1
-                        continue loop
+                    switch ip.proto {
+                    case 6:
+                        let tcp = try TCPSegment.decode(ip.payload)
+                        table.add(ip, tcp, ts: ts, frame: frame, report: &report, finished: finished)
+                    case 17:
+                        let udp = try UDPDatagram.decode(ip.payload, ipPayloadLength: ip.transportLength)
+                        if udp.sourcePort == 53 || udp.destinationPort == 53 || udp.sourcePort == 5353 || udp.destinationPort == 5353 {
+                            let m = try DNSMessage.parse(udp.payload)
+                            dns.add(m, ip: ip, udp: udp, ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
+                        } else {
+                            table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: finished)
+                        }
+                    default:
+                        report.notAnalyzed["ip-proto-\(ip.proto)", default: 0] += 1
                     }
-                    let tcp = try TCPSegment.decode(ip.payload)
-                    table.add(ip, tcp, ts: ts, frame: frame, report: &report) { emit($0) }
+                    if let last = lastExpiry, ts.microseconds - last.microseconds < 1_000_000 { continue loop }
+                    lastExpiry = ts
+                    dns.expire(now: ts, emit: emit)  // DNS records have their name: no dns-answer lookup
                 } catch {
                     report.skip(at: "\(file):\(frame)", reason: error.description)
                 }
             }
         }
-        table.finishAll { emit($0) }
+        dns.expire(now: nil, emit: emit)
+        table.finishAll(report: &report, finished)
     }
 }

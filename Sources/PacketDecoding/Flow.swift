@@ -1,13 +1,15 @@
 import ShadowScopeCore
 
-/// A TCP connection's key, the same for both directions: the lower endpoint first.
+/// A TCP connection's or UDP flow's key, the same for both directions: the lower endpoint first.
 struct FlowKey: Hashable {
     var a: IPAddress
     var b: IPAddress
     var portA: UInt16
     var portB: UInt16
+    var proto: UInt8
 
-    init(_ src: IPAddress, _ sport: UInt16, _ dst: IPAddress, _ dport: UInt16) {
+    init(_ src: IPAddress, _ sport: UInt16, _ dst: IPAddress, _ dport: UInt16, proto: UInt8 = 6) {
+        self.proto = proto
         if (src, sport) < (dst, dport) {
             a = src; portA = sport; b = dst; portB = dport
         } else {
@@ -16,9 +18,10 @@ struct FlowKey: Hashable {
     }
 }
 
-/// One TCP connection being tracked. A class: the table mutates it in place on every packet.
+/// One TCP connection or UDP flow being tracked. A class: the table mutates it in place on every packet.
 final class Flow {
     let order: Int
+    let transport: Transport
     let client: IPAddress
     let clientPort: UInt16
     let server: IPAddress
@@ -26,8 +29,15 @@ final class Flow {
     let firstSeen: Timestamp
     let firstFrame: Int
     var lastSeen: Timestamp
+    /// TCP: payload bytes from sequence numbers.
     var up = SequenceSpan()
     var down = SequenceSpan()
+    /// UDP: payload bytes summed.
+    var datagramBytesUp: Int64 = 0
+    var datagramBytesDown: Int64 = 0
+    /// UDP: the QUIC Initial reassembly while the first flight is still coming (nil once settled).
+    var quic: QUICInitialAssembler? = nil
+    var isQUIC = false
     var packetsUp: Int64 = 0
     var packetsDown: Int64 = 0
     var finUp = false
@@ -41,9 +51,12 @@ final class Flow {
     var host: String? = nil
     var hostSource: HostSource? = nil
     var nameFrame: Int? = nil
+    var method: String? = nil
+    var urlPath: String? = nil
 
-    init(order: Int, client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16, ts: Timestamp, frame: Int) {
+    init(order: Int, transport: Transport = .tcp, client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16, ts: Timestamp, frame: Int) {
         self.order = order
+        self.transport = transport
         self.client = client
         self.clientPort = clientPort
         self.server = server
@@ -57,15 +70,17 @@ final class Flow {
 
     func observation(file: String) -> Observation {
         var o = Observation(timestamp: firstSeen, source: SourceRef(file: file, position: .frame(nameFrame ?? firstFrame)))
-        o.transport = .tcp
+        o.transport = transport
         o.clientIP = client
         o.clientPort = clientPort
         o.serverIP = server
         o.serverPort = serverPort
         o.host = host
         o.hostSource = hostSource
-        o.bytesUp = up.bytes
-        o.bytesDown = down.bytes
+        o.bytesUp = transport == .tcp ? up.bytes : datagramBytesUp
+        o.bytesDown = transport == .tcp ? down.bytes : datagramBytesDown
+        o.method = method
+        o.urlPath = urlPath
         o.packetsUp = packetsUp
         o.packetsDown = packetsDown
         o.durationMs = (lastSeen.microseconds - firstSeen.microseconds) / 1000

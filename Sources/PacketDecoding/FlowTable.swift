@@ -10,11 +10,15 @@ public struct FlowTable {
         public var tcpIdleTimeout: Int64
         /// A closed connection (both FINs or a RST) lingers this long to absorb its last ACKs.
         public var closedLinger: Int64
+        /// A UDP flow (QUIC) with no datagram for this long is finished.
+        public var udpIdleTimeout: Int64
 
-        public init(maxFlows: Int = 1_000_000, tcpIdleTimeoutSeconds: Int64 = 300, closedLingerSeconds: Int64 = 5) {
+        public init(maxFlows: Int = 1_000_000, tcpIdleTimeoutSeconds: Int64 = 300, closedLingerSeconds: Int64 = 5,
+                    udpIdleTimeoutSeconds: Int64 = 60) {
             self.maxFlows = maxFlows
             self.tcpIdleTimeout = tcpIdleTimeoutSeconds * 1_000_000
             self.closedLinger = closedLingerSeconds * 1_000_000
+            self.udpIdleTimeout = udpIdleTimeoutSeconds * 1_000_000
         }
     }
 
@@ -33,6 +37,16 @@ public struct FlowTable {
 
     public var count: Int { flows.count }
 
+    /// A finished flow becomes an observation: every TCP connection, and UDP flows that were QUIC.
+    /// Other UDP flows are counted, not reported.
+    private func finish(_ f: Flow, report: inout InputReport, _ finished: (Observation) -> Void) {
+        if f.transport == .udp && !f.isQUIC {
+            report.notAnalyzed["udp-flows-not-quic", default: 0] += 1
+            return
+        }
+        finished(f.observation(file: file))
+    }
+
     /// Takes one TCP segment; `finished` receives observations of connections that ended.
     mutating func add(_ ip: IPPacket, _ tcp: TCPSegment, ts: Timestamp, frame: Int, report: inout InputReport,
                       finished: (Observation) -> Void) {
@@ -40,7 +54,7 @@ public struct FlowTable {
         var flow = flows[key]
         if let f = flow, f.isClosed, tcp.syn, !tcp.ack {
             // Port reuse: a new connection on a finished 4-tuple.
-            finished(f.observation(file: file))
+            finish(f, report: &report, finished)
             flows[key] = nil
             flow = nil
         }
@@ -76,75 +90,144 @@ public struct FlowTable {
             if tcp.fin { f.finDown = true }
         }
         if tcp.rst { f.reset = true }
-        sweepIfDue(now: ts, finished: finished)
+        sweepIfDue(now: ts, report: &report, finished: finished)
     }
 
-    /// Appends in-order client bytes and tries the name extractors. Out-of-order first segments are
-    /// not reassembled yet (issue 4): the flow keeps its bytes but no name.
+    /// Takes one UDP datagram that is not DNS: QUIC is recognised by its header, on any port.
+    mutating func addUDP(_ ip: IPPacket, _ udp: UDPDatagram, ts: Timestamp, frame: Int, report: inout InputReport,
+                         finished: (Observation) -> Void) {
+        let key = FlowKey(ip.source, udp.sourcePort, ip.destination, udp.destinationPort, proto: 17)
+        let f: Flow
+        if let existing = flows[key] {
+            f = existing
+        } else {
+            if flows.count >= limits.maxFlows { evictOne(report: &report, finished: finished) }
+            let srcIsClient = !(udp.sourcePort < 1024 && udp.destinationPort >= 1024)
+            created += 1
+            f = srcIsClient
+                ? Flow(order: created, transport: .udp, client: ip.source, clientPort: udp.sourcePort, server: ip.destination,
+                       serverPort: udp.destinationPort, ts: ts, frame: frame)
+                : Flow(order: created, transport: .udp, client: ip.destination, clientPort: udp.destinationPort, server: ip.source,
+                       serverPort: udp.sourcePort, ts: ts, frame: frame)
+            f.quic = QUICInitialAssembler()
+            flows[key] = f
+        }
+        f.lastSeen = max(f.lastSeen, ts)
+        let size = Int64(max(0, udp.length - UDPDatagram.headerLength))
+        if ip.source == f.client && udp.sourcePort == f.clientPort {
+            f.packetsUp += 1
+            f.datagramBytesUp += size
+        } else {
+            f.packetsDown += 1
+            f.datagramBytesDown += size
+        }
+        if var quic = f.quic {
+            let result = quic.add(datagram: udp.payload)
+            f.quic = quic
+            switch result {
+            case .sni(let hello):
+                f.isQUIC = true
+                f.quic = nil
+                if let name = hello.serverName {
+                    f.host = name
+                    f.hostSource = .quicSNI
+                    f.nameFrame = frame
+                }
+                if hello.offersECH { report.hitCap("tls-ech-outer-sni") }
+            case .needMoreData, .retry, .versionNegotiation:
+                f.isQUIC = true
+            case .unsupportedVersion:
+                f.isQUIC = true  // a QUIC header with a version we cannot decrypt: a flow without a name
+                f.quic = nil
+            case .notQUIC:
+                f.quic = nil
+            case .error(let e):
+                report.skip(at: "\(file):\(frame)", reason: "QUIC Initial: \(e)")
+                if quic.isFinished { f.quic = nil }
+            }
+        }
+        sweepIfDue(now: ts, report: &report, finished: finished)
+    }
+
+    /// Appends in-order client bytes and tries the name extractors: a TLS ClientHello, else an HTTP
+    /// request head. Out-of-order first segments are not reassembled yet: the flow keeps its bytes but
+    /// no name.
     private mutating func learnName(_ f: Flow, _ payload: UnsafeRawBufferPointer, seq: UInt32, frame: Int, report: inout InputReport) {
         if let expected = f.helloNextSeq, expected != seq {
             f.nameSettled = true
-            report.hitCap("tls-hello-out-of-order")
+            f.helloBuffer = []
+            report.hitCap("client-head-out-of-order")
             return
         }
         f.helloBuffer.append(contentsOf: payload)
         f.helloNextSeq = seq &+ UInt32(truncatingIfNeeded: payload.count)
-        let result: TLSClientHello.Result
         do {
-            result = try TLSClientHello.parse(f.helloBuffer)
+            switch try TLSClientHello.parse(f.helloBuffer) {
+            case .needMoreData:
+                return waitOrGiveUp(f, report: &report)
+            case .hello(let hello):
+                if let name = hello.serverName {
+                    f.host = name
+                    f.hostSource = .tlsSNI
+                    f.nameFrame = frame
+                }
+                if hello.offersECH { report.hitCap("tls-ech-outer-sni") }
+            case .notTLS:
+                switch try HTTPRequestHead.parse(f.helloBuffer) {
+                case .needMoreData:
+                    return waitOrGiveUp(f, report: &report)
+                case .request(let r):
+                    f.host = r.host
+                    f.hostSource = r.host == nil ? nil : r.hostSource
+                    f.method = r.method
+                    f.urlPath = r.path
+                    f.nameFrame = frame
+                case .notHTTP:
+                    break
+                }
+            }
         } catch {
-            f.nameSettled = true
-            report.skip(at: "\(file):\(frame)", reason: "TLS ClientHello: \(error)")
-            f.helloBuffer = []
-            return
-        }
-        switch result {
-        case .needMoreData:
-            if f.helloBuffer.count >= TLSClientHello.maxHelloBytes {
-                f.nameSettled = true
-                f.helloBuffer = []
-                report.hitCap("tls-hello-bytes")
-            }
-            return
-        case .notTLS:
-            break
-        case .hello(let hello):
-            if let name = hello.serverName {
-                f.host = name
-                f.hostSource = .tlsSNI
-                f.nameFrame = frame
-            }
-            if hello.offersECH { report.hitCap("tls-ech-outer-sni") }
+            report.skip(at: "\(file):\(frame)", reason: error.description)
         }
         f.nameSettled = true
         f.helloBuffer = []
     }
 
-    private mutating func sweepIfDue(now: Timestamp, finished: (Observation) -> Void) {
+    /// Keeps buffering the client's first bytes up to the limit, then gives up on a name.
+    private func waitOrGiveUp(_ f: Flow, report: inout InputReport) {
+        if f.helloBuffer.count >= TLSClientHello.maxHelloBytes {
+            f.nameSettled = true
+            f.helloBuffer = []
+            report.hitCap("client-head-bytes")
+        }
+    }
+
+    private mutating func sweepIfDue(now: Timestamp, report: inout InputReport, finished: (Observation) -> Void) {
         guard let last = lastSweep else { lastSweep = now; return }
         guard now.microseconds - last.microseconds >= 1_000_000 else { return }
         lastSweep = now
         let expired = flows.filter { _, f in
             let idle = now.microseconds - f.lastSeen.microseconds
+            if f.transport == .udp { return idle >= limits.udpIdleTimeout }
             return f.isClosed ? idle >= limits.closedLinger : idle >= limits.tcpIdleTimeout
         }
         for (key, f) in expired.sorted(by: { $0.value.order < $1.value.order }) {
-            finished(f.observation(file: file))
+            finish(f, report: &report, finished)
             flows[key] = nil
         }
     }
 
     private mutating func evictOne(report: inout InputReport, finished: (Observation) -> Void) {
         guard let (key, f) = flows.min(by: { $0.value.lastSeen < $1.value.lastSeen }) else { return }
-        finished(f.observation(file: file))
+        finish(f, report: &report, finished)
         flows[key] = nil
         evicted += 1
         report.hitCap("flow-table-full")
     }
 
     /// The input ended: every tracked connection becomes an observation, oldest first.
-    public mutating func finishAll(_ finished: (Observation) -> Void) {
-        for f in flows.values.sorted(by: { $0.order < $1.order }) { finished(f.observation(file: file)) }
+    mutating func finishAll(report: inout InputReport, _ finished: (Observation) -> Void) {
+        for f in flows.values.sorted(by: { $0.order < $1.order }) { finish(f, report: &report, finished) }
         flows.removeAll()
     }
 }

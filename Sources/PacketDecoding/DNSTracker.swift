@@ -1,0 +1,110 @@
+import ShadowScopeCore
+
+/// DNS over UDP in a capture: pairs each query with its response (one observation per response, or
+/// per query left unanswered), and keeps the addresses answers named, so a TLS or QUIC flow with no
+/// readable name can be attributed to the name its client looked up (`dns-answer`).
+struct DNSTracker {
+    /// Queries waiting for a response; past the cap the oldest is written out as unanswered.
+    static let maxPendingQueries = 65_536
+    /// A query with no response after this long is unanswered.
+    static let queryTimeout: Int64 = 30 * 1_000_000
+
+    struct QueryKey: Hashable {
+        var client: IPAddress
+        var clientPort: UInt16
+        var server: IPAddress
+        var id: UInt16
+    }
+
+    private var pending: [QueryKey: (observation: Observation, order: Int)] = [:]
+    private var order = 0
+    var answers = DNSAnswerCache()
+
+    /// Takes one DNS message seen in a UDP datagram.
+    mutating func add(_ m: DNSMessage, ip: IPPacket, udp: UDPDatagram, ts: Timestamp, source: SourceRef,
+                      report: inout InputReport, emit: (Observation) -> Void) {
+        let size = Int64(udp.payload.count)
+        if !m.isResponse {
+            let key = QueryKey(client: ip.source, clientPort: udp.sourcePort, server: ip.destination, id: m.id)
+            var o = Observation(timestamp: ts, source: source)
+            o.transport = .udp
+            o.clientIP = ip.source
+            o.clientPort = udp.sourcePort
+            o.serverIP = ip.destination
+            o.serverPort = udp.destinationPort
+            o.host = m.queryName
+            o.hostSource = .dnsQuery
+            o.dns = DNSInfo(type: m.queryTypeName ?? "none", rcode: nil, answers: [])
+            o.bytesUp = size
+            o.packetsUp = 1
+            if let earlier = pending.removeValue(forKey: key) { emit(earlier.observation) }  // a retransmitted id
+            if pending.count >= Self.maxPendingQueries, let oldest = pending.min(by: { $0.value.order < $1.value.order }) {
+                pending[oldest.key] = nil
+                report.hitCap("dns-pending-queries")
+                emit(oldest.value.observation)
+            }
+            order += 1
+            pending[key] = (o, order)
+            return
+        }
+        for a in m.addressAnswers where a.answersQuery {
+            if let name = m.queryName { answers.insert(a.address, name: name, ttl: a.ttl, at: ts, report: &report) }
+        }
+        let key = QueryKey(client: ip.destination, clientPort: udp.destinationPort, server: ip.source, id: m.id)
+        var o: Observation
+        if let q = pending.removeValue(forKey: key) {
+            o = q.observation
+            o.durationMs = (ts.microseconds - o.timestamp.microseconds) / 1000
+        } else {
+            // The query was not captured: the response alone is the record.
+            o = Observation(timestamp: ts, source: source)
+            o.transport = .udp
+            o.clientIP = ip.destination
+            o.clientPort = udp.destinationPort
+            o.serverIP = ip.source
+            o.serverPort = udp.sourcePort
+            o.hostSource = .dnsQuery
+        }
+        o.source = source
+        o.host = m.queryName
+        o.dns = m.info
+        o.bytesDown = size
+        o.packetsDown = 1
+        emit(o)
+    }
+
+    /// Queries older than the timeout, and at the end of input all of them, are written as unanswered.
+    mutating func expire(now: Timestamp?, emit: (Observation) -> Void) {
+        let cutoff = now.map { $0.microseconds - Self.queryTimeout } ?? Int64.max
+        let due = pending.filter { $0.value.observation.timestamp.microseconds <= cutoff }
+        for (key, q) in due.sorted(by: { $0.value.order < $1.value.order }) {
+            pending[key] = nil
+            emit(q.observation)
+        }
+    }
+}
+
+/// Addresses that DNS answers named, with their TTL: "which name did this client look up to reach
+/// that address". Bounded; the oldest entries go first when full.
+struct DNSAnswerCache {
+    static let maxEntries = 262_144
+    /// Answers are trusted a little past their TTL: clients reuse connections and cached answers.
+    static let graceSeconds: Int64 = 300
+
+    private var names: [IPAddress: (name: String, seen: Int64, expires: Int64)] = [:]
+
+    mutating func insert(_ address: IPAddress, name: String, ttl: UInt32, at ts: Timestamp, report: inout InputReport) {
+        if names.count >= Self.maxEntries && names[address] == nil {
+            // Drop the entry that expires first.
+            if let victim = names.min(by: { $0.value.expires < $1.value.expires }) { names[victim.key] = nil }
+            report.hitCap("dns-answer-cache")
+        }
+        names[address] = (name, ts.microseconds, ts.seconds + Int64(ttl) + Self.graceSeconds)
+    }
+
+    /// The name an answer seen before `ts` gave for `address`, if that answer was still valid at `ts`.
+    func name(for address: IPAddress, at ts: Timestamp) -> String? {
+        guard let entry = names[address], entry.seen <= ts.microseconds, entry.expires >= ts.seconds else { return nil }
+        return entry.name
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import ShadowScopeCore
+import TestSupport
+import XCTest
+
+@testable import PacketDecoding
+
+/// QUIC, DNS and plain HTTP through the whole capture path, against the seed captures' ground truth
+/// (tshark's figures in ../shared/bench/seeds).
+final class CaptureProtocolsTests: XCTestCase {
+    /// SNI-check.txt section for `file`: rows of tab-separated cells.
+    func sniCheck(_ file: String) throws -> [[String]] {
+        let text = try String(contentsOfFile: TestPaths.seed("SNI-check.txt"), encoding: .utf8)
+        let section = try XCTUnwrap(text.components(separatedBy: "## ").first { $0.hasPrefix(file + "\n") })
+        return section.split(separator: "\n").dropFirst().map { $0.split(separator: "\t", omittingEmptySubsequences: false).map(String.init) }
+    }
+
+    func flows(_ file: String) throws -> [[String: String]] {
+        try readTSV(TestPaths.seed("FLOWS.tsv")).filter { $0["file"] == file }
+    }
+
+    func testQUICFlowsYieldSNIAtTheFrameTsharkNamesAndUDPPayloadBytes() throws {
+        for file in ["quic-aioquic.pcap", "quic-chromium.pcap"] {
+            let (observations, report) = try scan(TestPaths.seed(file))
+            let expected = try sniCheck(file)
+            XCTAssertEqual(observations.count, expected.count, file)
+            for (o, row) in zip(observations, expected) {
+                XCTAssertEqual(o.source.position, .frame(Int(row[0])!), file)
+                XCTAssertEqual(o.clientPort, UInt16(row[1]), file)
+                XCTAssertEqual(o.host, row[2], file)
+                XCTAssertEqual(o.hostSource, .quicSNI)
+                XCTAssertEqual(o.transport, .udp)
+            }
+            // Bytes: the sum of UDP payloads each way (tshark's udp.length - 8).
+            for row in try flows(file) {
+                let port = UInt16(row["client"]!.split(separator: ":").last!)!
+                let o = try XCTUnwrap(observations.first { $0.clientPort == port }, "\(file) \(row)")
+                XCTAssertEqual(o.bytesUp, Int64(row["bytes_up"]!), "\(file) \(row)")
+                XCTAssertEqual(o.bytesDown, Int64(row["bytes_down"]!), "\(file) \(row)")
+            }
+            XCTAssertEqual(report.skipped, 0, "\(report.skippedSamples)")
+        }
+    }
+
+    func testEveryDNSResponseIsOneObservationWithItsAnswers() throws {
+        for file in ["dns-dnsmasq.pcap", "dns-bind.pcap"] {
+            let (observations, report) = try scan(TestPaths.seed(file))
+            let responses = try sniCheck(file).filter { $0[1] == "1" }
+            XCTAssertEqual(observations.count, responses.count, file)
+            for (o, r) in zip(observations, responses) {
+                XCTAssertEqual(o.source.position, .frame(Int(r[0])!), file)
+                XCTAssertEqual(o.host, r[2])
+                XCTAssertEqual(o.hostSource, .dnsQuery)
+                XCTAssertEqual(o.dns?.type, ["1": "A", "28": "AAAA", "65": "HTTPS"][r[3]])
+                let answers = [r[4], r.count > 5 ? r[5] : ""].filter { !$0.isEmpty }
+                XCTAssertEqual(o.dns?.answers, answers, "\(file) \(r)")
+                XCTAssertNotNil(o.durationMs, "the query was seen, so the round trip is known")
+            }
+            XCTAssertEqual(report.skipped, 0)
+        }
+        // dnsmasq refuses HTTPS queries (no upstream); BIND answers github.com AAAA with no data.
+        let (dnsmasq, _) = try scan(TestPaths.seed("dns-dnsmasq.pcap"))
+        XCTAssertEqual(dnsmasq[2].dns, DNSInfo(type: "HTTPS", rcode: "REFUSED", answers: []))
+        let (bind, _) = try scan(TestPaths.seed("dns-bind.pcap"))
+        XCTAssertEqual(bind.first { $0.host == "github.com" && $0.dns?.type == "AAAA" }?.dns?.rcode, "NOERROR")
+    }
+
+    func testPlainHTTPFlowsCarryHostMethodPathAndBytes() throws {
+        let (observations, _) = try scan(TestPaths.seed("http-curl.pcap"))
+        let expected = try sniCheck("http-curl.pcap")
+        XCTAssertEqual(observations.map(\.host), expected.map { $0[2] })
+        XCTAssertEqual(observations.map(\.method), expected.map { $0[1] })
+        XCTAssertEqual(observations.last?.urlPath, "/backend-api/files")
+        XCTAssertTrue(observations.allSatisfy { $0.hostSource == .httpHost })
+        for row in try flows("http-curl.pcap") {
+            let port = UInt16(row["client"]!.split(separator: ":").last!)!
+            let o = try XCTUnwrap(observations.first { $0.clientPort == port })
+            XCTAssertEqual(o.bytesUp, Int64(row["bytes_up"]!)! - Int64(row["retrans_up"]!)!)
+            XCTAssertEqual(o.bytesDown, Int64(row["bytes_down"]!)! - Int64(row["retrans_down"]!)!)
+        }
+    }
+}
+
+final class DNSAnswerCacheTests: XCTestCase {
+    func testAnswerNamesLaterFlowsWithinItsTTLOnly() {
+        var cache = DNSAnswerCache()
+        var report = InputReport(file: "t", format: "pcap")
+        let t0 = Timestamp(seconds: 1_000)
+        cache.insert(IPAddress("160.79.104.10")!, name: "claude.ai", ttl: 60, at: t0, report: &report)
+        XCTAssertEqual(cache.name(for: IPAddress("160.79.104.10")!, at: Timestamp(seconds: 1_030)), "claude.ai")
+        XCTAssertNil(cache.name(for: IPAddress("160.79.104.10")!, at: Timestamp(seconds: 999)), "a flow before the answer")
+        XCTAssertNil(cache.name(for: IPAddress("160.79.104.10")!,
+                                at: Timestamp(seconds: 1_000 + 60 + DNSAnswerCache.graceSeconds + 1)), "expired")
+        XCTAssertNil(cache.name(for: IPAddress("160.79.104.11")!, at: Timestamp(seconds: 1_030)))
+    }
+}
