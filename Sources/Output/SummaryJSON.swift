@@ -95,6 +95,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.field("region_group", Region(country: v.country, how: v.how).group.rawValue)
         w.field("how", v.how.rawValue)
         w.field("connections", v.connections)
+        w.field("lookups", v.lookups)
         // A sum is only written when at least one observation measured it; all unknown is null.
         w.field("bytes_up", v.bytesUpUnknown == v.connections ? nil : v.bytesUp)
         w.field("bytes_up_unknown", v.bytesUpUnknown)

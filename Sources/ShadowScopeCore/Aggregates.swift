@@ -44,6 +44,8 @@ public struct AggregateKey: Hashable, Sendable, Comparable {
 
 public struct AggregateValue: Sendable, Equatable {
     public var connections: Int64 = 0
+    /// DNS look-ups of the service's names: evidence of use, but no data sent to the service.
+    public var lookups: Int64 = 0
     /// Sums of the sizes that were measured; `…Unknown` counts observations whose size was not.
     public var bytesUp: Int64 = 0
     public var bytesDown: Int64 = 0
@@ -60,6 +62,7 @@ public struct AggregateValue: Sendable, Equatable {
     /// Merge is associative and commutative: the aggregate of two disjoint inputs is the merge of theirs.
     public mutating func merge(_ o: AggregateValue) {
         connections += o.connections
+        lookups += o.lookups
         bytesUp += o.bytesUp
         bytesDown += o.bytesDown
         bytesUpUnknown += o.bytesUpUnknown
@@ -95,9 +98,13 @@ public struct Aggregates: Sendable {
             match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
                                        tierInName: m.tierInName),
             country: a.region.country, how: a.region.how, approved: approved.contains(m.serviceID))
-        v.connections = 1
-        if let up = o.bytesUp { v.bytesUp = up } else { v.bytesUpUnknown = 1 }
-        if let down = o.bytesDown { v.bytesDown = down } else { v.bytesDownUnknown = 1 }
+        if o.hostSource == .dnsQuery {
+            v.lookups = 1  // a DNS query's bytes went to the resolver, not to the service
+        } else {
+            v.connections = 1
+            if let up = o.bytesUp { v.bytesUp = up } else { v.bytesUpUnknown = 1 }
+            if let down = o.bytesDown { v.bytesDown = down } else { v.bytesDownUnknown = 1 }
+        }
         v.offHoursConnections = hours.isOffHours(o.timestamp) ? 1 : 0
         insert(key, v)
     }

@@ -222,9 +222,9 @@ final class TableOutputTests: XCTestCase {
                                                   TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log")])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ", omittingEmptySubsequences: true).joined(separator: " ") }
-        XCTAssertEqual(rows.first, "DAY USER SERVICE TIER WHERE CONN BYTES UP BYTES DOWN")
-        XCTAssertTrue(rows.contains("2026-11-25 10.20.30.41 OpenAI API api CA (non-EU, geoip) 2 104078 24791"), r.stdout)
-        XCTAssertTrue(rows.contains("2026-11-25 alice OpenAI API api unknown 3 unknown 25273"), r.stdout)
+        XCTAssertEqual(rows.first, "DAY USER SERVICE TIER WHERE CONN BYTES UP BYTES DOWN DNS")
+        XCTAssertTrue(rows.contains("2026-11-25 10.20.30.41 OpenAI API api CA (non-EU, geoip) 2 104078 24791 0"), r.stdout)
+        XCTAssertTrue(rows.contains("2026-11-25 alice OpenAI API api unknown 3 unknown 25273 0"), r.stdout)
         XCTAssertTrue(rows.contains("GeoIP: IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"), r.stdout)
         XCTAssertTrue(rows.contains("* tier not visible in the host name (the same host serves several tiers)"), r.stdout)
     }
@@ -244,8 +244,8 @@ final class UsersAndPrivacyTests: XCTestCase {
                                                   TestPaths.fixture("ai-traffic.pcap")])
         XCTAssertEqual(r.status, 0, r.stderr)
         let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
-        XCTAssertTrue(rows.contains("2026-11-25 dana OpenAI API api CA (non-EU, geoip) 2 104078 24791"), r.stdout)
-        XCTAssertTrue(rows.contains("2026-11-25 lab DeepSeek API api CN (non-EU, geoip) 2 104090 24791"), r.stdout)
+        XCTAssertTrue(rows.contains("2026-11-25 dana OpenAI API api CA (non-EU, geoip) 2 104078 24791 0"), r.stdout)
+        XCTAssertTrue(rows.contains("2026-11-25 lab DeepSeek API api CN (non-EU, geoip) 2 104090 24791 0"), r.stdout)
     }
 
     func testBadUsersFileExits2WithLine() throws {

@@ -134,3 +134,27 @@ final class AggregatesTests: XCTestCase {
         XCTAssertEqual(whole.rows.count, Set(observations.filter { $0.host != "www.example.org" }.map { "\($0.timestamp.day)|\($0.user!)" }).count)
     }
 }
+
+final class LookupsTests: XCTestCase {
+    func testDNSQueriesCountAsLookupsNotConnectionsOrBytes() {
+        let match = ServiceMatch(serviceID: "anthropic-claude", vendor: "Anthropic", service: "Claude", tier: "consumer",
+                                 category: "chat-assistant", tierInName: false, evidence: .strong)
+        var dns = Observation(timestamp: Timestamp(seconds: 0), source: SourceRef(file: "f", position: .frame(2)))
+        dns.hostSource = .dnsQuery
+        dns.bytesUp = 52
+        dns.bytesDown = 84
+        var tls = dns
+        tls.hostSource = .tlsSNI
+        tls.bytesUp = 700
+        tls.bytesDown = 5_000
+        var a = Aggregates()
+        for o in [dns, tls] {
+            a.add(o, Attribution(match: match, user: "u", region: .unknown), hours: BusinessHours(), approved: [])
+        }
+        let row = a.rows.values.first
+        XCTAssertEqual(row?.connections, 1)
+        XCTAssertEqual(row?.lookups, 1)
+        XCTAssertEqual(row?.bytesUp, 700)
+        XCTAssertEqual(row?.bytesDown, 5_000, "the DNS response's 84 bytes are not the service's")
+    }
+}
