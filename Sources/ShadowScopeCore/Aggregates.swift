@@ -87,12 +87,16 @@ public struct ServiceMatchSummary: Sendable, Equatable {
 /// Aggregates per day × user × service × region. A monoid under `merge`.
 public struct Aggregates: Sendable {
     public private(set) var rows: [AggregateKey: AggregateValue] = [:]
+    /// The last day formatted: consecutive records are nearly always on the same day.
+    private var lastDay: (number: Int64, text: String) = (Int64.min, "")
 
     public init() {}
 
     public mutating func add(_ o: Observation, _ a: Attribution, hours: BusinessHours, approved: Set<String>) {
         guard let m = a.match else { return }
-        let key = AggregateKey(day: o.timestamp.day, user: a.user, serviceID: m.serviceID, region: a.region.key)
+        let dayNumber = o.timestamp.seconds / 86_400
+        if dayNumber != lastDay.number { lastDay = (dayNumber, o.timestamp.day) }
+        let key = AggregateKey(day: lastDay.text, user: a.user, serviceID: m.serviceID, region: a.region.key)
         var v = AggregateValue(
             firstSeen: o.timestamp, lastSeen: o.timestamp,
             match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,

@@ -101,7 +101,9 @@ public struct Attributor: Sendable {
         // The source's own user first, then the --users map, then the client address itself.
         let user = o.user ?? o.clientIP.flatMap { users.user(for: $0) } ?? o.clientIP?.description ?? o.clientName ?? "unknown"
         var region = Region.unknown
-        if let country = match?.regionCountry {
+        if match == nil {
+            // Only matched observations are aggregated: no GeoIP look-up for the rest.
+        } else if let country = match?.regionCountry {
             region = Region(country: country, how: .host)  // the name binds the region: trust it over GeoIP
         } else if let ip = o.serverIP, let geo, let country = geo.country(of: ip) {
             region = Region(country: country, how: .geoip)

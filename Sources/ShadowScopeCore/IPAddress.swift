@@ -4,6 +4,7 @@ public enum IPAddress: Hashable, Sendable, Comparable {
     case v6(UInt64, UInt64)
 
     /// Parses dotted IPv4 or RFC 4291 IPv6 text (with `::` and an embedded IPv4 tail); nil when invalid.
+    @inlinable  // specialised where it is called: log parsers read one address per line
     public init?(_ text: some StringProtocol) {
         let bytes = Array(text.utf8)
         if let v4 = IPAddress.parseV4(bytes[...]) {
@@ -46,6 +47,7 @@ public enum IPAddress: Hashable, Sendable, Comparable {
         }
     }
 
+    @usableFromInline
     static func parseV4(_ s: ArraySlice<UInt8>) -> UInt32? {
         var value: UInt32 = 0
         var octet: UInt32 = 0
@@ -69,6 +71,7 @@ public enum IPAddress: Hashable, Sendable, Comparable {
         return value << 8 | octet
     }
 
+    @usableFromInline
     static func parseV6(_ s: [UInt8]) -> IPAddress? {
         guard s.count >= 2, s.count <= 45 else { return nil }
         var groups = [UInt16]()
@@ -121,7 +124,8 @@ public enum IPAddress: Hashable, Sendable, Comparable {
         return .v6(hi, lo)
     }
 
-    private static func hexValue(_ c: UInt8) -> UInt8? {
+    @usableFromInline
+    static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
         case 0x30...0x39: return c - 0x30
         case 0x61...0x66: return c - 0x61 + 10

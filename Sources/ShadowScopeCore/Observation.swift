@@ -85,6 +85,7 @@ public struct Observation: Sendable {
 
 /// Normalises a host name as the contract wants it: lower case, no trailing dot, no port.
 /// Returns nil for empty names or names with bytes that cannot be in a DNS name.
+@inlinable  // specialised in each decoder's module: it runs once per record
 public func normalizeHost(_ raw: some Collection<UInt8>) -> String? {
     var out = [UInt8]()
     out.reserveCapacity(raw.count)
