@@ -94,3 +94,29 @@ final class DNSAnswerCacheTests: XCTestCase {
         XCTAssertNil(cache.name(for: IPAddress("160.79.104.11")!, at: Timestamp(seconds: 1_030)))
     }
 }
+
+/// fixtures/dns-answer.pcap: dig resolves claude.ai through a real dnsmasq, then curl connects to the
+/// answered address with no SNI (an IP literal), then with SNI, then plain HTTP GET and POST.
+final class DNSAnswerFixtureTests: XCTestCase {
+    func testFlowWithoutSNIIsNamedByTheEarlierDNSAnswer() throws {
+        let (observations, report) = try scan(TestPaths.fixture("dns-answer.pcap"))
+        XCTAssertEqual(report.skipped, 0)
+        let rows = try readTSV(TestPaths.fixture("dns-answer.expected.tsv"))
+        let tcp = observations.filter { $0.transport == .tcp }
+        XCTAssertEqual(tcp.count, rows.count)
+        for (o, row) in zip(tcp, rows) {
+            XCTAssertEqual(o.clientPort, UInt16(row["client_port"]!))
+            XCTAssertEqual(o.bytesUp, Int64(row["bytes_up"]!))
+            XCTAssertEqual(o.bytesDown, Int64(row["bytes_down"]!))
+            XCTAssertEqual(o.packetsUp, Int64(row["packets_up"]!))
+            XCTAssertEqual(o.packetsDown, Int64(row["packets_down"]!))
+        }
+        XCTAssertEqual(tcp.map(\.host), ["claude.ai", "api.openai.com", "api.openai.com", "api.openai.com"])
+        XCTAssertEqual(tcp.map(\.hostSource), [.dnsAnswer, .tlsSNI, .httpHost, .httpHost])
+        XCTAssertEqual(tcp.map(\.method), [nil, nil, "GET", "POST"])
+        XCTAssertEqual(tcp.map(\.urlPath), [nil, nil, "/v1/models", "/v1/files"])
+        let dns = try XCTUnwrap(observations.first { $0.transport == .udp })
+        XCTAssertEqual(dns.dns, DNSInfo(type: "A", rcode: "NOERROR", answers: ["127.0.1.3"]))
+        XCTAssertEqual(dns.source.position, .frame(2))
+    }
+}
