@@ -24,6 +24,13 @@ public protocol LineParser {
     mutating func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult
     /// The input ended: observations the parser still holds.
     mutating func finish() -> [Observation]
+    /// The host field's raw bytes when they can be found without parsing the whole line, or nil.
+    /// The scanner uses it to skip building records for hosts outside the catalog.
+    func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
+}
+
+extension LineParser {
+    public func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? { nil }
 }
 
 /// A format whose lines stand alone is its own parser.

@@ -1,10 +1,18 @@
+import Glibc
 import ShadowScopeCore
 
 /// Reads a text log line by line with one format, counting every line that is not used.
 public struct LogScanner {
     public var format: any LogFormat
+    /// When set, a line whose host the format can find quickly (`LineParser.quickHost`) and for which
+    /// this returns false is counted as an observation but not parsed further: the scanner's caller
+    /// wants only records about catalog hosts. Nil: every line is parsed.
+    public var isRelevant: ((UnsafeRawBufferPointer) -> Bool)?
 
-    public init(format: any LogFormat) { self.format = format }
+    public init(format: any LogFormat, isRelevant: ((UnsafeRawBufferPointer) -> Bool)? = nil) {
+        self.format = format
+        self.isRelevant = isRelevant
+    }
 
     public func scan(fd: Int32, prefix: [UInt8], file: String, report: inout InputReport,
                      emit: (Observation) -> Void) {
@@ -25,8 +33,12 @@ public struct LogScanner {
                     report.skip(at: "\(file):\(number)", reason: "line of \(length) bytes is over the \(LineReader.maxLineBytes)-byte limit")
                     report.hitCap("line-length")
                 case .text(let bytes):
-                    if bytes.contains(0) {
+                    if let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil {
                         report.skip(at: "\(file):\(number)", reason: "NUL byte in line")
+                        return
+                    }
+                    if let isRelevant, let host = parser.quickHost(bytes), !isRelevant(host) {
+                        report.observations += 1
                         return
                     }
                     switch parser.parse(bytes, source: SourceRef(file: file, position: .line(number))) {

@@ -15,6 +15,49 @@ public struct SquidNative: StatelessLogFormat {
         return false
     }
 
+    /// The CONNECT target's or URL's host, found by counting fields: only lines with exactly ten
+    /// fields and a plain host qualify; anything unusual returns nil and gets the full parse.
+    public func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let base = line.baseAddress else { return nil }
+        let n = line.count
+        var field = 0
+        var i = 0
+        var methodStart = 0, methodEnd = 0, urlStart = 0, urlEnd = 0
+        while i < n {
+            while i < n && base.load(fromByteOffset: i, as: UInt8.self) == 0x20 { i += 1 }
+            if i == n { break }
+            let start = i
+            while i < n {
+                let c = base.load(fromByteOffset: i, as: UInt8.self)
+                if c == 0x20 || c == 0x09 { break }
+                i += 1
+            }
+            if field == 5 { methodStart = start; methodEnd = i }
+            if field == 6 { urlStart = start; urlEnd = i }
+            field += 1
+            if field > Self.fieldCount { return nil }
+        }
+        guard field == Self.fieldCount else { return nil }
+        let url = UnsafeRawBufferPointer(rebasing: line[urlStart..<urlEnd])
+        if methodEnd - methodStart == 7 && base.load(fromByteOffset: methodStart, as: UInt8.self) == 0x43 {  // CONNECT
+            guard let colon = url.lastIndex(of: 0x3A), url.first != 0x5B else { return nil }
+            return UnsafeRawBufferPointer(rebasing: url[..<colon])
+        }
+        // scheme://host[:port]/...
+        var j = 0
+        while j + 2 < url.count && !(url[j] == 0x3A && url[j + 1] == 0x2F && url[j + 2] == 0x2F) { j += 1 }
+        guard j + 2 < url.count else { return nil }
+        let hostStart = j + 3
+        var k = hostStart
+        while k < url.count {
+            let c = url[k]
+            if c == 0x2F || c == 0x3A || c == 0x3F || c == 0x23 { break }
+            if c == 0x40 || c == 0x5B { return nil }  // user@host or [IPv6]: full parse
+            k += 1
+        }
+        return k > hostStart ? UnsafeRawBufferPointer(rebasing: url[hostStart..<k]) : nil
+    }
+
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
         var fields = [UnsafeRawBufferPointer]()
         fields.reserveCapacity(Self.fieldCount)

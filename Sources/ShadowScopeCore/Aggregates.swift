@@ -37,8 +37,13 @@ public struct AggregateKey: Hashable, Sendable, Comparable {
     public var serviceID: String
     public var region: String
 
+    /// Byte order of the UTF-8 (not Unicode collation): stable, and fast for the tens of thousands of
+    /// rows a large organisation's day has.
     public static func < (a: AggregateKey, b: AggregateKey) -> Bool {
-        (a.day, a.serviceID, a.user, a.region) < (b.day, b.serviceID, b.user, b.region)
+        if a.day != b.day { return a.day.utf8.lexicographicallyPrecedes(b.day.utf8) }
+        if a.serviceID != b.serviceID { return a.serviceID.utf8.lexicographicallyPrecedes(b.serviceID.utf8) }
+        if a.user != b.user { return a.user.utf8.lexicographicallyPrecedes(b.user.utf8) }
+        return a.region.utf8.lexicographicallyPrecedes(b.region.utf8)
     }
 }
 

@@ -29,6 +29,22 @@ public struct ServiceMatch: Sendable, Equatable {
 /// Looks a normalised host name up in a catalog. Implemented by `Signatures`.
 public protocol ServiceMatcher: Sendable {
     func match(host: String) -> ServiceMatch?
+    /// The same from raw bytes (lower case, no trailing dot), without making a String.
+    func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch?
+}
+
+extension ServiceMatcher {
+    public func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch? {
+        match(host: String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// Whether raw host bytes may belong to a catalog service. Bytes that are not already in
+    /// normal form (upper case, a trailing dot) answer true, so the caller parses them fully.
+    public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let last = bytes.last, last != 0x2E else { return true }
+        for c in bytes where c >= 0x41 && c <= 0x5A { return true }
+        return match(bytes: bytes) != nil
+    }
 }
 
 /// Where a destination is, and how we know.

@@ -105,7 +105,10 @@ struct Scan: ParsableCommand {
         var line = JSONWriter()
         let hours = BusinessHours()
         for path in expandInputs(inputs) {
-            var report = scanOne(path, custom: custom) { observation in
+            // Without an observations output only catalog hosts matter: let the log scanner skip the rest early.
+            let matcher = setup.attributor.matcher
+            let relevant: ((UnsafeRawBufferPointer) -> Bool)? = observationOut == nil ? { matcher.mayMatch(rawHost: $0) } : nil
+            var report = scanOne(path, custom: custom, relevant: relevant) { observation in
                 var o = observation
                 var a = setup.attributor.attribute(o)
                 setup.pseudonymizer?.apply(&o, &a)
@@ -131,7 +134,8 @@ struct Scan: ParsableCommand {
     }
 
     /// Scans one input; `handle` attributes and records an observation and says whether it matched.
-    private func scanOne(_ path: String, custom: SquidCustom?, handle: (Observation) -> Bool) -> InputReport {
+    private func scanOne(_ path: String, custom: SquidCustom?, relevant: ((UnsafeRawBufferPointer) -> Bool)?,
+                         handle: (Observation) -> Bool) -> InputReport {
         let source: InputSource
         switch InputSource.open(path) {
         case .failure(let e):
@@ -176,7 +180,7 @@ struct Scan: ParsableCommand {
         var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
         var content = source.content
-        LogScanner(format: logFormat).scan(source: &content, file: path, report: &report) { o in
+        LogScanner(format: logFormat, isRelevant: relevant).scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }
         }
         report.matched = matched

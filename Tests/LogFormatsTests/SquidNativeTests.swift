@@ -161,3 +161,20 @@ final class SquidNativeTests: XCTestCase {
         return path
     }
 }
+
+final class SquidQuickHostTests: XCTestCase {
+    func host(_ line: String) -> String? {
+        Array(line.utf8).withUnsafeBytes { raw in SquidNative().quickHost(raw).map { String(decoding: $0, as: UTF8.self) } }
+    }
+
+    func testQuickHostFindsTheHostOfWellFormedLinesOnly() throws {
+        let lines = try String(contentsOfFile: TestPaths.fixture("squid-access.log"), encoding: .utf8).split(separator: "\n")
+        let (observations, _) = try scanLog(TestPaths.fixture("squid-access.log"))
+        // The quick path must name the same host as the full parse, line for line.
+        XCTAssertEqual(lines.map { host(String($0)) }, observations.map(\.host))
+        XCTAssertNil(host("1795608606.105 30 127.0.0.1 TCP_TUNNEL/200 22639 CONNECT chatgpt.com:443 alice HIER_DIRECT/1.2.3.4"), "9 fields")
+        XCTAssertNil(host("1795608606.105 30 127.0.0.1 TCP_MISS/200 5 GET http://u@evil.example/ alice HIER_DIRECT/1.2.3.4 -"), "user@host: full parse")
+        XCTAssertNil(host("1795608606.105 30 127.0.0.1 TCP_TUNNEL/200 5 CONNECT [2001:db8::1]:443 alice HIER_DIRECT/1.2.3.4 -"))
+        XCTAssertEqual(host("1795608606.105 30 127.0.0.1 TCP_MISS/200 5 GET http://Claude.AI:8080/x alice HIER_DIRECT/1.2.3.4 -"), "Claude.AI")
+    }
+}

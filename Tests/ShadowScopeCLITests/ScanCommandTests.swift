@@ -270,3 +270,20 @@ final class UsersAndPrivacyTests: XCTestCase {
         XCTAssertTrue(summary.stdout.contains("\"user\": \"u-"), summary.stdout)
     }
 }
+
+final class QuickPathTests: XCTestCase {
+    /// Without --observations the log scanner skips lines whose host is outside the catalog early;
+    /// the summary must be the same either way.
+    func testSummaryIsTheSameWithAndWithoutTheQuickPath() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("quick-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inputs = [TestPaths.fixture("squid-access.log"), TestPaths.seed("squid-native.log")]
+        let quick = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--summary", dir + "/a.json"] + inputs)
+        let full = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--summary", dir + "/b.json",
+                                                     "--observations", dir + "/o.ndjson"] + inputs)
+        XCTAssertEqual(quick.status, 0, quick.stderr)
+        XCTAssertEqual(full.status, 0, full.stderr)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/a.json", encoding: .utf8), try String(contentsOfFile: dir + "/b.json", encoding: .utf8))
+    }
+}
