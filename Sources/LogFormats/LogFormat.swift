@@ -37,7 +37,10 @@ extension StatelessLogFormat {
 /// Every format we read, in the order detection tries them.
 /// Strict, single-shape recognisers come first; W3C last, as it also accepts bare `date time ...` lines.
 /// Squid custom logformats are never sniffed (they need `--logformat`).
-public let allLogFormats: [any LogFormat] = [SquidNative(), ZeekTSV(), BindQueryLog(), Dnsmasq(), W3CExtended()]
+public let allLogFormats: [any LogFormat] = [
+    SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(),
+    BindQueryLog(), Dnsmasq(), W3CExtended(),
+]
 
 /// Picks the format of a text input from its first lines: the first format that recognises most of
 /// the non-blank lines among the first few.
