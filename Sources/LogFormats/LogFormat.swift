@@ -37,8 +37,12 @@ extension StatelessLogFormat {
 /// Every format we read, in the order detection tries them.
 /// Strict, single-shape recognisers come first; W3C last, as it also accepts bare `date time ...` lines.
 /// Squid custom logformats are never sniffed (they need `--logformat`).
+/// The JSON formats need a `{` and their own member names; the CSV, key=value and DNS-debug ones a
+/// vendor-specific shape (quoted timestamp, `,YYYY/MM/DD HH:MM:SS,`, `date= ... logid=`, `PACKET`).
+/// A delimited Zscaler feed needs its field list and is never sniffed.
 public let allLogFormats: [any LogFormat] = [
     SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(),
+    FortiGateKV(),
     BindQueryLog(), Dnsmasq(), W3CExtended(),
 ]
 
