@@ -42,7 +42,7 @@ extension StatelessLogFormat {
 /// A delimited Zscaler feed needs its field list and is never sniffed.
 public let allLogFormats: [any LogFormat] = [
     SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(),
-    PaloAltoCSV(), FortiGateKV(), WindowsDNSDebug(),
+    UmbrellaCSV(), PaloAltoCSV(), FortiGateKV(), WindowsDNSDebug(),
     BindQueryLog(), Dnsmasq(), W3CExtended(),
 ]
 
