@@ -41,7 +41,7 @@ extension StatelessLogFormat {
 /// vendor-specific shape (quoted timestamp, `,YYYY/MM/DD HH:MM:SS,`, `date= ... logid=`, `PACKET`).
 /// A delimited Zscaler feed needs its field list and is never sniffed.
 public let allLogFormats: [any LogFormat] = [
-    SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(),
+    SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(), ZscalerNSS(),
     UmbrellaCSV(), PaloAltoCSV(), FortiGateKV(), WindowsDNSDebug(),
     BindQueryLog(), Dnsmasq(), W3CExtended(),
 ]
