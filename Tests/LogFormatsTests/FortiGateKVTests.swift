@@ -89,6 +89,13 @@ final class FortiGateKVTests: XCTestCase {
 
     /// No prefix traps. A key=value line cut between pairs reads as a shorter line, and one cut inside a
     /// bare value (`srcip=10.1.100.1`) cannot be told from a whole one: only the `srcip` requirement holds.
+    func testPairLimit() {
+        let head = "date=2026-11-25 time=04:00:00 type=traffic srcip=10.0.0.1"  // 4 pairs
+        let at = head + String(repeating: " k=v", count: FortiGateKV.maxPairs - 4)
+        XCTAssertNotNil(parseLine(f, at).observation, "512 pairs")
+        XCTAssertEqual(parseLine(f, at + " k=v").skipReason, "more than 512 key=value pairs")
+    }
+
     func testEveryPrefixOfAGoodLineIsSafe() {
         let bytes = Array(Self.forward.utf8)
         var observations = 0

@@ -89,6 +89,12 @@ final class PaloAltoCSVTests: XCTestCase {
         }
     }
 
+    func testFieldLimit() {
+        let padded = Self.traffic + String(repeating: ",", count: PaloAltoCSV.maxFields - 46)  // the sample has 46 fields
+        XCTAssertNotNil(parseLine(f, padded).observation, "256 fields")
+        XCTAssertEqual(parseLine(f, padded + ",").skipReason, "more than 256 fields")
+    }
+
     func testEveryPrefixOfAGoodLineIsSafe() {
         for line in [Self.traffic, Self.threatURL()] {
             let bytes = Array(line.utf8)

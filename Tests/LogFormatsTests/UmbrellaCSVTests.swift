@@ -78,6 +78,22 @@ final class UmbrellaCSVTests: XCTestCase {
         }
     }
 
+    func testColumnLimits() {
+        let columns = Array(Self.proxy.utf8).withUnsafeBytes { b -> Int in
+            guard case .success(let fields) = splitDelimited(b, separator: 0x2C, maxFields: 100) else { return 0 }
+            return fields.count
+        }
+        XCTAssertEqual(columns, 37)
+        let at = Self.proxy + String(repeating: ",\"\"", count: UmbrellaCSV.maxFields - columns)
+        XCTAssertNotNil(parseLine(f, at).observation, "80 columns")
+        XCTAssertEqual(parseLine(f, at + ",\"\"").skipReason, "more than 80 fields")
+        // A DNS row has at most 40 columns; with more, column 7 alone does not make it a DNS row.
+        let dns40 = Self.dnsAllowed + String(repeating: ",\"\"", count: 40 - 13)
+        XCTAssertNotNil(parseLine(f, dns40).observation)
+        XCTAssertEqual(parseLine(f, dns40 + ",\"\"").skipReason,
+                       "neither a DNS row (column 7 'N (TYPE)') nor a proxy row (14+ columns, URL in column 8)")
+    }
+
     func testEveryPrefixOfAGoodLineIsSafe() {
         for line in [Self.dnsAllowed, Self.proxy] {
             let bytes = Array(line.utf8)

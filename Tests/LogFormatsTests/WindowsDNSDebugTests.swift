@@ -75,10 +75,12 @@ final class WindowsDNSDebugTests: XCTestCase {
         let label63 = String(repeating: "a", count: 63)
         XCTAssertEqual(Array("(63)\(label63)(3)com(0)".utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, label63 + ".com")
         XCTAssertNil(Array("(64)\(label63)a(3)com(0)".utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "label over 63")
-        let long = String(repeating: "(50)" + String(repeating: "b", count: 50), count: 5)  // 5 * 51 = 255 wire bytes, then (0)
-        XCTAssertNil(Array((long + "(0)").utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "name over 255")
-        let fits = String(repeating: "(50)" + String(repeating: "b", count: 50), count: 4)
-        XCTAssertNotNil(Array((fits + "(0)").utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) })
+        // Wire length counts each label's length byte and the root's: 4 * 51 + 50 + 1 = 255 is the limit.
+        let four = String(repeating: "(50)" + String(repeating: "b", count: 50), count: 4)
+        let at = four + "(49)" + String(repeating: "c", count: 49) + "(0)"
+        let over = four + "(50)" + String(repeating: "c", count: 50) + "(0)"
+        XCTAssertEqual(Array(at.utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }?.count, 253, "255 wire bytes: accepted")
+        XCTAssertNil(Array(over.utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "256 wire bytes: over the limit")
         XCTAssertNil(Array("(0)".utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "the root alone")
         XCTAssertNil(Array("(7)chatgpt(3)com".utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "no (0)")
         XCTAssertNil(Array("(9)chatgpt(3)com(0)".utf8).withUnsafeBytes { WindowsDNSDebug.decodeName($0) }, "length runs past the label")
