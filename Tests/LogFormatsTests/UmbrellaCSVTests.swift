@@ -59,6 +59,20 @@ final class UmbrellaCSVTests: XCTestCase {
         XCTAssertEqual(short.serverPort, 443)
     }
 
+    /// Shapes seen in exported logs (constructed, values ours): an empty internal IP and request size are unknown,
+    /// not 0; an `AD Users` identity type names a user; an IPv6 client.
+    func testEmptyColumnsAreUnknown() throws {
+        let proxy = try XCTUnwrap(parseLine(f, #""2026-11-25 12:00:00","Office Network","","198.51.100.7","104.18.32.47","text/plain","ALLOWED","https://chatgpt.com/",""," ","200","","797","466","","Generative AI","","","","","0","Networks","","Office Network","Networks","GET","","","","1234567","","""#).observation)
+        XCTAssertNil(proxy.clientIP)
+        XCTAssertNil(proxy.bytesUp, "empty request size: unknown")
+        XCTAssertEqual(proxy.bytesDown, 797)
+        XCTAssertNil(proxy.user, "a network is not a user")
+        let dns = try XCTUnwrap(parseLine(f, #""2026-11-25 12:00:00","Doe, Jane (jane.doe@example.com)","Doe, Jane (jane.doe@example.com),LAPTOP-1","2001:db8::5","2001:db8:ffff::1","Allowed","28 (AAAA)","NOERROR","api.anthropic.com.","Generative AI,Application","AD Users","AD Users,Anyconnect Roaming Client","""#).observation)
+        XCTAssertEqual(dns.user, "Doe, Jane (jane.doe@example.com)")
+        XCTAssertEqual(dns.clientIP, IPAddress("2001:db8::5"))
+        XCTAssertEqual(dns.dns?.type, "AAAA")
+    }
+
     func testHeaderRowIsIgnoredAndHostileLinesSkipped() {
         XCTAssertTrue(parseLine(f, #""Timestamp","Most Granular Identity","Identities","InternalIp","ExternalIp","Action","QueryType","ResponseCode","Domain","Categories""#).isIgnored)
         let cases: [(String, String)] = [

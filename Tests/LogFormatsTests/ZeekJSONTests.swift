@@ -146,6 +146,33 @@ final class ZeekJSONTests: XCTestCase {
         XCTAssertTrue(parseLine(f, "   ").isIgnored)
     }
 
+    /// The scanner on its own: blanks between tokens, empty containers, escapes (a surrogate pair joined, a lone
+    /// surrogate replaced), the paths it reports, and its error codes and offsets.
+    func testFlatJSONScannerPathsAndEscapes() {
+        let line = #" { "a" : { "b" : [ 1 , { "c" : "x\ud83d\ude00\ud800y\n" } ] , "e" : [ ] , "f" : { } } , "g" : null } "#
+        var paths: [String] = []
+        var decoded: [String] = []
+        let error = Array(line.utf8).withUnsafeBytes { b in
+            FlatJSON.scan(b) { path, v in
+                paths.append(path.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "."))
+                if case .string(let raw, let escaped) = v {
+                    decoded.append(String(decoding: jsonStringBytes(raw, escaped: escaped), as: UTF8.self))
+                }
+            }
+        }
+        XCTAssertNil(error)
+        XCTAssertEqual(paths, ["a.b", "a.b.c", "g"])
+        XCTAssertEqual(decoded, ["x\u{1F600}\u{FFFD}y\n"])
+        func scan(_ s: String) -> FlatJSONError? { Array(s.utf8).withUnsafeBytes { FlatJSON.scan($0) { _, _ in } } }
+        XCTAssertNil(scan("{}"))
+        XCTAssertEqual(scan("{\"a\":\"\u{01}\"}"), FlatJSONError(code: .controlByte, offset: 6))
+        XCTAssertEqual(scan(#"{"a":"\u12G4"}"#), FlatJSONError(code: .badEscape, offset: 6))
+        XCTAssertEqual(scan(#"{"a":tru}"#), FlatJSONError(code: .unexpectedByte, offset: 8))
+        XCTAssertEqual(scan(#"{"a":1.}"#), FlatJSONError(code: .badNumber, offset: 5))
+        XCTAssertEqual(scan(#"{"a" 1}"#), FlatJSONError(code: .unexpectedByte, offset: 5))
+        XCTAssertEqual(scan(#"{1:2}"#), FlatJSONError(code: .unexpectedByte, offset: 1))
+    }
+
     func testEveryPrefixOfAGoodLineIsSafe() {
         let line = #"{"ts":1602265824.123071,"uid":"CHFRflzsgM15k9et4","id.orig_h":"192.168.75.169","id.orig_p":58506,"query":"www.sansgear.com","qtype_name":"A","answers":["a\"b","70.32.97.206"],"x":{"y":[1,2e5,-0.5,true,false,null]}}"#
         let bytes = Array(line.utf8)
