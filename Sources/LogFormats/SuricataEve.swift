@@ -18,13 +18,23 @@ import ShadowScopeCore
 /// - `flow`: addresses and ports, `flow.bytes_toserver` → bytes up, `flow.bytes_toclient` →
 ///   bytes down, `flow.pkts_toserver`/`pkts_toclient`, `flow.age` (seconds) → duration; no host.
 /// Other event types (`alert`, `fileinfo`, `stats`, `anomaly`, ...) are `.ignored`.
-public struct SuricataEve: StatelessLogFormat {
+///
+/// A TLS or QUIC handshake and its flow are joined by `flow_id`: the `tls`/`quic` record is held
+/// (the line is not counted as a record) until the `flow` record of the same flow, which Suricata
+/// writes when the flow ends, and comes out as one observation with the name, the handshake's time
+/// and line, and the flow's byte and packet counts. A handshake whose flow never comes (flow logging
+/// off, input cut) comes out at the end of the input with unknown sizes. At most `maxPending`
+/// handshakes wait at once; beyond that a handshake comes out at once, unjoined.
+public struct SuricataEve: LogFormat {
     public let name = "suricata-eve"
+
+    /// Handshakes waiting for their flow record, per input.
+    static let maxPending = 65_536
 
     public init() {}
 
     struct Fields {
-        var timestamp, eventType, srcIP, srcPort, destIP, destPort, proto: JSONScalar?
+        var timestamp, eventType, srcIP, srcPort, destIP, destPort, proto, flowID: JSONScalar?
         var sni, hostname, url, method, status, length: JSONScalar?
         var rrname, rrtype, rcode, dnsType: JSONScalar?
         var queryName, queryType: JSONScalar?
@@ -47,6 +57,7 @@ public struct SuricataEve: StatelessLogFormat {
                 case "dest_ip": f.destIP = v
                 case "dest_port": f.destPort = v
                 case "proto": f.proto = v
+                case "flow_id": f.flowID = v
                 default: break
                 }
             case 2:
@@ -106,11 +117,58 @@ public struct SuricataEve: StatelessLogFormat {
         return error == nil && f.timestamp != nil && f.eventType != nil
     }
 
-    public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
-        if line.allSatisfy({ isBlank($0) }) { return .ignored }
-        var (f, error) = Self.collect(line)
-        if let error { return .skipped("not JSON: \(error)") }
-        guard let eventType = jsonText(f.eventType) else { return .skipped("no event_type") }
+    public func makeParser() -> any LineParser { Parser(format: self) }
+
+    /// One input's parser: holds TLS/QUIC observations until their flow record.
+    struct Parser: LineParser {
+        let format: SuricataEve
+        var pending: [UInt64: (seq: Int, observation: Observation)] = [:]
+        var seq = 0
+
+        mutating func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
+            let (result, eventType, flowID) = format.parse(line, source: source)
+            guard case .observation(let o) = result, let flowID else { return result }
+            switch eventType {
+            case "tls", "quic":
+                guard pending[flowID] == nil, pending.count < SuricataEve.maxPending else { return result }
+                seq += 1
+                pending[flowID] = (seq, o)
+                return .ignored
+            case "flow":
+                guard let held = pending.removeValue(forKey: flowID)?.observation else { return result }
+                var joined = held
+                joined.bytesUp = o.bytesUp
+                joined.bytesDown = o.bytesDown
+                joined.packetsUp = o.packetsUp
+                joined.packetsDown = o.packetsDown
+                joined.durationMs = o.durationMs
+                joined.transport = joined.transport ?? o.transport
+                return .observation(joined)
+            default:
+                return result
+            }
+        }
+
+        mutating func finish() -> [Observation] {
+            let left = pending.values.sorted { $0.seq < $1.seq }.map(\.observation)
+            pending = [:]
+            return left
+        }
+    }
+
+    /// One line on its own, with its event type and flow id for the join.
+    func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> (LineResult, String?, UInt64?) {
+        if line.allSatisfy({ isBlank($0) }) { return (.ignored, nil, nil) }
+        let (f, error) = Self.collect(line)
+        if let error { return (.skipped("not JSON: \(error)"), nil, nil) }
+        let flowID = jsonNumberBytes(f.flowID).flatMap { parseInt($0) }.flatMap { UInt64(exactly: $0) }
+        let eventType = jsonText(f.eventType)
+        return (parseFields(f, eventType: eventType, source: source), eventType, flowID)
+    }
+
+    private func parseFields(_ fields: Fields, eventType: String?, source: SourceRef) -> LineResult {
+        var f = fields
+        guard let eventType else { return .skipped("no event_type") }
         guard ["tls", "quic", "http", "dns", "flow"].contains(eventType) else { return .ignored }
         var isAnswer = false
         if eventType == "dns" {

@@ -12,7 +12,7 @@ final class SuricataEveTests: XCTestCase {
     let f = SuricataEve()
 
     func testTLSAndQUICGiveTheSNI() throws {
-        let tls = try XCTUnwrap(parseLine(f, #"{"timestamp":"2026-11-25T12:00:00.123456+0100","flow_id":1,"in_iface":"eth0","event_type":"tls","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"104.18.32.47","dest_port":443,"proto":"TCP","tls":{"subject":"CN=chatgpt.com","version":"TLS 1.3","sni":"chatgpt.com","ja3":{"hash":"x"}}}"#).observation)
+        let tls = try XCTUnwrap(parseLine(f, #"{"timestamp":"2026-11-25T12:00:00.123456+0100","in_iface":"eth0","event_type":"tls","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"104.18.32.47","dest_port":443,"proto":"TCP","tls":{"subject":"CN=chatgpt.com","version":"TLS 1.3","sni":"chatgpt.com","ja3":{"hash":"x"}}}"#).observation)
         XCTAssertEqual(tls.timestamp.rfc3339, "2026-11-25T11:00:00.123Z")
         XCTAssertEqual(tls.host, "chatgpt.com")
         XCTAssertEqual(tls.hostSource, .tlsSNI)
@@ -78,6 +78,45 @@ final class SuricataEveTests: XCTestCase {
 
     /// The alert sample from Tenzir's Suricata page (https://docs.tenzir.com/tql2/operators/read_suricata), cut
     /// to one line: alerts are not connections, they are ignored.
+    /// A handshake and its flow record become one observation: the name, the handshake's time and line, the
+    /// flow's sizes. Handshakes without a flow record come out at the end, in input order, sizes unknown.
+    func testHandshakeAndFlowAreJoinedByFlowID() throws {
+        let text = [
+            #"{"timestamp":"2026-11-25T12:00:00.000000+0000","flow_id":100,"event_type":"tls","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"104.18.32.47","dest_port":443,"proto":"TCP","tls":{"sni":"chatgpt.com"}}"#,
+            #"{"timestamp":"2026-11-25T12:00:01.000000+0000","flow_id":200,"event_type":"quic","src_ip":"10.0.0.5","src_port":50001,"dest_ip":"142.250.1.1","dest_port":443,"proto":"UDP","quic":{"sni":"gemini.google.com"}}"#,
+            #"{"timestamp":"2026-11-25T12:00:02.000000+0000","flow_id":500,"event_type":"dns","src_ip":"10.0.0.53","dest_ip":"10.0.0.5","dns":{"type":"answer","rrname":"claude.ai","rrtype":"A","rcode":"NOERROR"}}"#,
+            #"{"timestamp":"2026-11-25T12:00:09.000000+0000","flow_id":100,"event_type":"flow","src_ip":"10.0.0.5","src_port":50000,"dest_ip":"104.18.32.47","dest_port":443,"proto":"TCP","flow":{"pkts_toserver":27,"pkts_toclient":35,"bytes_toserver":2302,"bytes_toclient":4520,"age":9}}"#,
+            #"{"timestamp":"2026-11-25T12:00:10.000000+0000","flow_id":300,"event_type":"flow","src_ip":"10.0.0.6","src_port":1,"dest_ip":"10.0.0.7","dest_port":2,"proto":"TCP","flow":{"bytes_toserver":1,"bytes_toclient":2}}"#,
+            #"{"timestamp":"2026-11-25T12:00:11.000000+0000","flow_id":400,"event_type":"tls","src_ip":"10.0.0.5","src_port":50002,"dest_ip":"160.79.104.10","dest_port":443,"proto":"TCP","tls":{"sni":"claude.ai"}}"#,
+        ].joined(separator: "\n")
+        let (observations, report) = try scanLog(try temporaryLogFile(self, text), format: f)
+        XCTAssertEqual(report.skipped, 0, "\(report.skippedSamples)")
+        XCTAssertEqual(observations.map(\.source.position), [.line(3), .line(1), .line(5), .line(2), .line(6)])
+        XCTAssertEqual(report.records, 3, "held handshakes are not counted as records of their own")
+        let joined = observations[1]
+        XCTAssertEqual(joined.host, "chatgpt.com")
+        XCTAssertEqual(joined.timestamp.rfc3339, "2026-11-25T12:00:00.000Z")
+        XCTAssertEqual(joined.bytesUp, 2302)
+        XCTAssertEqual(joined.bytesDown, 4520)
+        XCTAssertEqual(joined.packetsUp, 27)
+        XCTAssertEqual(joined.durationMs, 9000)
+        XCTAssertNil(observations[2].host, "a flow without a handshake stays nameless")
+        XCTAssertEqual(observations[3].host, "gemini.google.com")
+        XCTAssertNil(observations[3].bytesUp, "no flow record: unknown")
+        XCTAssertEqual(observations[4].host, "claude.ai")
+    }
+
+    func testPendingHandshakeLimit() {
+        var parser = f.makeParser()
+        func tls(_ id: Int) -> LineResult {
+            let line = #"{"timestamp":"2026-11-25T12:00:00Z","flow_id":\#(id),"event_type":"tls","src_ip":"10.0.0.5","tls":{"sni":"chatgpt.com"}}"#
+            return Array(line.utf8).withUnsafeBytes { parser.parse($0, source: SourceRef(file: "t", position: .line(id))) }
+        }
+        for id in 1...SuricataEve.maxPending { XCTAssertTrue(tls(id).isIgnored) }
+        XCTAssertNotNil(tls(SuricataEve.maxPending + 1).observation, "over the limit: out at once, unjoined")
+        XCTAssertEqual(parser.finish().count, SuricataEve.maxPending)
+    }
+
     func testAlertsAndOtherEventsAreIgnored() {
         XCTAssertTrue(parseLine(f, #"{"timestamp":"2011-08-12T14:52:57.716360+0200","flow_id":1031464864740687,"pcap_cnt":83,"event_type":"alert","src_ip":"147.32.84.165","src_port":1181,"dest_ip":"78.40.125.4","dest_port":6667,"proto":"TCP","alert":{"action":"allowed","gid":1,"signature_id":2017318,"rev":4,"signature":"ET CURRENT_EVENTS SUSPICIOUS IRC - PRIVMSG *.(exe|tar|tgz|zip) download command","category":"Potentially Bad Traffic","severity":2},"flow":{"pkts_toserver":27,"pkts_toclient":35,"bytes_toserver":2302,"bytes_toclient":4520,"start":"2011-08-12T14:47:24.357711+0200"}}"#).isIgnored)
         XCTAssertTrue(parseLine(f, #"{"timestamp":"2026-11-25T12:00:00Z","event_type":"stats","stats":{"uptime":1}}"#).isIgnored)
