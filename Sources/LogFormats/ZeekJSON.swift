@@ -6,10 +6,11 @@ import ShadowScopeCore
 /// unknown. `ts` is epoch seconds (a number) or, with `JSON::TS_ISO8601`, an ISO 8601 string.
 ///
 /// The log a line belongs to is its `_path` when present (`json-logs` adds it), else told from its
-/// fields: `query` → dns; `server_name` with `client_initial_dcid` → quic; `server_name`,
-/// `cipher` or `established` → ssl; `method`, `uri`, `host` or `trans_depth` → http;
-/// `conn_state`, `orig_bytes` or `duration` → conn. Anything else (`files`, `x509`, `weird`, ...)
-/// is `.ignored`.
+/// fields: `fuid` → files (ignored); `query` → dns; `server_name` with `client_initial_dcid` → quic;
+/// `server_name`, `cipher` or `established` → ssl; `method` or `uri`, or `host` with `trans_depth`
+/// → http; `conn_state` or `orig_bytes` → conn. Anything else (`x509`, `weird`, `smtp`, `software`,
+/// `known_hosts`, ...) is `.ignored`: their `host`, `trans_depth` or `duration` fields alone do not
+/// make them http or conn records.
 ///
 /// - `conn`: addresses, ports, `proto`, `duration`, `orig_bytes` → bytes up, `resp_bytes` → bytes
 ///   down (payload, as Zeek measures it), `orig_pkts`/`resp_pkts`.
@@ -33,6 +34,7 @@ public struct ZeekJSON: StatelessLogFormat {
         var serverName, query, qtypeName, rcodeName: JSONScalar?
         var answers: [String] = []
         var quicMarker = false, sslMarker = false, httpMarker = false, connMarker = false
+        var hasHost = false, hasTransDepth = false, isFiles = false
         var zeekMarker = false
     }
 
@@ -50,22 +52,23 @@ public struct ZeekJSON: StatelessLogFormat {
             switch text(key) {
             case "_path": f.path = v; f.zeekMarker = true
             case "ts": f.ts = v
-            case "uid", "fuid": f.zeekMarker = true
+            case "uid": f.zeekMarker = true
+            case "fuid": f.zeekMarker = true; f.isFiles = true
             case "id.orig_h": f.origH = v; f.zeekMarker = true
             case "id.orig_p": f.origP = v
             case "id.resp_h": f.respH = v
             case "id.resp_p": f.respP = v
             case "proto": f.proto = v
-            case "duration": f.duration = v; f.connMarker = true
+            case "duration": f.duration = v
             case "orig_bytes": f.origBytes = v; f.connMarker = true
             case "resp_bytes": f.respBytes = v
             case "orig_pkts": f.origPkts = v
             case "resp_pkts": f.respPkts = v
             case "conn_state": f.connMarker = true
-            case "host": f.host = v; f.httpMarker = true
+            case "host": f.host = v; f.hasHost = true
             case "uri": f.uri = v; f.httpMarker = true
             case "method": f.method = v; f.httpMarker = true
-            case "trans_depth": f.httpMarker = true
+            case "trans_depth": f.hasTransDepth = true
             case "status_code": f.statusCode = v
             case "username": f.username = v
             case "request_body_len": f.requestBodyLen = v
@@ -100,10 +103,11 @@ public struct ZeekJSON: StatelessLogFormat {
             default: return .other
             }
         }
+        if f.isFiles { return .other }
         if f.query != nil { return .dns }
         if f.quicMarker { return .quic }
         if f.serverName != nil || f.sslMarker { return .ssl }
-        if f.httpMarker { return .http }
+        if f.httpMarker || (f.hasHost && f.hasTransDepth) { return .http }
         if f.connMarker { return .conn }
         return .other
     }

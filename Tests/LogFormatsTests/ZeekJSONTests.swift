@@ -116,6 +116,10 @@ final class ZeekJSONTests: XCTestCase {
         XCTAssertEqual(nested.serverPort, 443)
         XCTAssertEqual(nested.timestamp.rfc3339, "2026-11-25T12:00:00.250Z")
         XCTAssertTrue(parseLine(f, #"{"ts":1700000000.0,"fuid":"F1","source":"HTTP","mime_type":"text/plain"}"#).isIgnored, "files.log")
+        // Field lists of other Zeek 6 logs (values ours): a duration, a host or a trans_depth alone do not make a record.
+        XCTAssertTrue(parseLine(f, #"{"ts":1700000000.0,"fuid":"F2","uid":"C9","id.orig_h":"10.0.0.5","id.orig_p":1,"id.resp_h":"10.0.0.6","id.resp_p":80,"source":"HTTP","duration":0.5,"seen_bytes":10}"#).isIgnored, "files.log with uid and duration")
+        XCTAssertTrue(parseLine(f, #"{"ts":1700000000.0,"host":"10.0.0.5","host_p":22,"software_type":"SSH::SERVER","name":"OpenSSH"}"#).isIgnored, "software.log")
+        XCTAssertTrue(parseLine(f, #"{"ts":1700000000.0,"uid":"C8","id.orig_h":"10.0.0.5","id.orig_p":1,"id.resp_h":"10.0.0.6","id.resp_p":25,"trans_depth":1,"helo":"x","mailfrom":"a@b.c"}"#).isIgnored, "smtp.log")
     }
 
     func testHostileLinesHaveExactReasons() throws {
