@@ -44,7 +44,14 @@ extension StatelessLogFormat {
 /// Every format we read, in the order detection tries them.
 /// Strict, single-shape recognisers come first; W3C last, as it also accepts bare `date time ...` lines.
 /// Squid custom logformats are never sniffed (they need `--logformat`).
-public let allLogFormats: [any LogFormat] = [SquidNative(), ZeekTSV(), BindQueryLog(), Dnsmasq(), W3CExtended()]
+/// The JSON formats need a `{` and their own member names; the CSV, key=value and DNS-debug ones a
+/// vendor-specific shape (quoted timestamp, `,YYYY/MM/DD HH:MM:SS,`, `date= ... logid=`, `PACKET`).
+/// A delimited Zscaler feed needs its field list and is never sniffed.
+public let allLogFormats: [any LogFormat] = [
+    SquidNative(), ZeekTSV(), ZeekJSON(), SuricataEve(), ZscalerNSS(),
+    UmbrellaCSV(), PaloAltoCSV(), FortiGateKV(), WindowsDNSDebug(),
+    BindQueryLog(), Dnsmasq(), W3CExtended(),
+]
 
 /// Picks the format of a text input from its first lines: the first format that recognises most of
 /// the non-blank lines among the first few.
