@@ -21,7 +21,7 @@ struct Scan: ParsableCommand {
     @Argument(help: ArgumentHelp("Captures, logs, directories, or - for standard input.", valueName: "INPUT"))
     var inputs: [String]
 
-    @Option(help: ArgumentHelp("Input format: auto (from content), pcap, squid, w3c, zeek, bind-query, dnsmasq.", valueName: "NAME"))
+    @Option(help: ArgumentHelp("Input format: auto (from content), pcap, or a log format: squid, zeek, zeek-json, suricata-eve, zscaler-nss, umbrella, panos, fortigate, windows-dns, bind-query, dnsmasq, w3c.", valueName: "NAME"))
     var format: String = "auto"
 
     @Option(help: ArgumentHelp("With --format squid: the log's squid.conf `logformat` line (or a file holding it), e.g. '%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %>st %rm %ru %un %Sh/%<a %mt'.", valueName: "FILE|STRING"))

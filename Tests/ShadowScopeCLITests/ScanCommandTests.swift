@@ -160,7 +160,7 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--no-such-flag"), bad.stderr)
         let format = try runProgram(bin, ["scan", "--format", "csv", "x"])
         XCTAssertEqual(format.status, 2)
-        XCTAssertTrue(format.stderr.contains("--format: 'csv' is not one of auto, pcap, squid, zeek, bind-query, dnsmasq, w3c"), format.stderr)
+        XCTAssertTrue(format.stderr.contains("--format: 'csv' is not one of auto, pcap, squid, zeek, zeek-json, suricata-eve, zscaler-nss, umbrella, panos, fortigate, windows-dns, bind-query, dnsmasq, w3c"), format.stderr)
         let geo = try runProgram(bin, ["scan", "--geoip", "/nonexistent.mmdb", TestPaths.fixture("squid-access.log")])
         XCTAssertEqual(geo.status, 2)
         XCTAssertTrue(geo.stderr.contains("/nonexistent.mmdb: cannot open GeoIP database"), geo.stderr)
