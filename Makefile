@@ -61,9 +61,14 @@ demo: setup release
 	@echo "The JSON summary (contract: README) is in .cache/demo-summary.json" >&2
 
 # Benchmarks: release build, generated inputs (never committed), figures printed in one run.
+# BENCH_LOG_BYTES sets the generated Squid log's size (default 2 GB; data in bench-data/, git-ignored).
+BENCH_LOG_BYTES ?= 2000000000
 bench: setup
+	@command -v igzip >/dev/null && command -v rg >/dev/null && command -v mawk >/dev/null && command -v bc >/dev/null || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq isal ripgrep mawk bc; }
 	$(SWIFT) build -c release
 	.build/release/shadowscope-bench matcher --signatures signatures
+	bench/logs.sh $(BENCH_LOG_BYTES)
 
 clean:
 	rm -rf .build
