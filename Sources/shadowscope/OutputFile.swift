@@ -3,7 +3,7 @@ import Glibc
 
 /// An output stream: stdout for `-`, else a file created readable by its owner only (mode 0600),
 /// since outputs name people and what they sent.
-final class OutputFile {
+final class OutputFile: @unchecked Sendable {  // one writer at a time: each worker has its own
     let path: String
     private let fd: Int32
     private var buffer: [UInt8] = []

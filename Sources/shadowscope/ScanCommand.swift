@@ -42,6 +42,9 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("GeoIP database in MMDB format, e.g. GeoLite2-City.mmdb (default: the bundled DB-IP City Lite).", valueName: "FILE"))
     var geoip: String?
 
+    @Option(help: ArgumentHelp("Inputs scanned at once (default: all cores). The result does not depend on it.", valueName: "N"))
+    var jobs: Int?
+
     @Option(help: ArgumentHelp("CSV of address-or-CIDR,user: who is behind a client address when the source does not say (longest prefix wins).", valueName: "FILE"))
     var users: String?
 
@@ -62,6 +65,7 @@ struct Scan: ParsableCommand {
             throw ValidationError("--table prints to standard output: write --observations and --summary to files")
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
     }
 
     static let formatNames = ["auto", "pcap"] + allLogFormats.map(\.name)
@@ -76,6 +80,41 @@ struct Scan: ParsableCommand {
         do { return try SquidCustom(logformat: text) } catch {
             throw ConfigurationError(description: "--logformat: \(error.description)")
         }
+    }
+
+    /// Scans the files on `jobs` threads. Results come back in input order; observation lines of each
+    /// file go to a temporary file first and are copied to the output in input order, so the output
+    /// does not depend on `--jobs`.
+    func scanAll(_ files: [String], with scanner: InputScanner, observationsTo out: OutputFile?) -> [(InputReport, Aggregates)] {
+        let workers = max(1, min(jobs ?? ProcessInfo.processInfo.activeProcessorCount, files.count))
+        if workers == 1 { return files.map { scanner.scan($0, observationsTo: out) } }
+        let results = ResultSlots(count: files.count)
+        let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("shadowscope-\(getpid())-\(UUID().uuidString)").path
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while let i = results.claimNext() {
+                if out == nil {
+                    results.set(i, scanner.scan(files[i], observationsTo: nil))
+                    continue
+                }
+                do {
+                    let part = try OutputFile(path: temporary + "-\(i)")
+                    results.set(i, scanner.scan(files[i], observationsTo: part))
+                    part.close()
+                } catch {
+                    var report = InputReport(file: files[i], format: "unknown")
+                    report.error = "not scanned: \(error)"
+                    results.set(i, (report, Aggregates()))
+                }
+            }
+        }
+        if let out {
+            for i in files.indices {
+                let path = temporary + "-\(i)"
+                if let data = FileManager.default.contents(atPath: path) { out.write([UInt8](data)) }
+                try? FileManager.default.removeItem(atPath: path)
+            }
+        }
+        return results.all
     }
 
     func run() throws {
@@ -100,31 +139,20 @@ struct Scan: ParsableCommand {
             throw ExitCode(Exit.usage)
         }
 
+        let files = expandInputs(inputs)
+        let scanner = InputScanner(format: format, custom: custom, setup: setup, hours: BusinessHours())
+        let results = scanAll(files, with: scanner, observationsTo: observationOut)
         var reports: [InputReport] = []
         var aggregates = Aggregates()
-        var line = JSONWriter()
-        let hours = BusinessHours()
-        for path in expandInputs(inputs) {
-            // Without an observations output only catalog hosts matter: let the log scanner skip the rest early.
-            let matcher = setup.attributor.matcher
-            let relevant: ((UnsafeRawBufferPointer) -> Bool)? = observationOut == nil ? { matcher.mayMatch(rawHost: $0) } : nil
-            var report = scanOne(path, custom: custom, relevant: relevant) { observation in
-                var o = observation
-                var a = setup.attributor.attribute(o)
-                setup.pseudonymizer?.apply(&o, &a)
-                aggregates.add(o, a, hours: hours, approved: [])
-                if let out = observationOut {
-                    line.reset()
-                    writeObservation(o, into: &line)
-                    out.write(line.bytes + [0x0A])
-                }
-                return a.match != nil
+        for (report, partial) in results {
+            if let error = report.error { printError("\(report.file): \(error)") }
+            if report.skipped > 0 {
+                printError("\(report.file): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")")
             }
-            if let error = report.error { printError("\(path): \(error)") }
-            if report.skipped > 0 { printError("\(path): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")") }
-            report.file = path
             reports.append(report)
+            aggregates.merge(partial)  // a monoid: the order of merging does not change the result
         }
+        let hours = scanner.hours
         observationOut?.close()
         let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours)
         summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
@@ -133,63 +161,39 @@ struct Scan: ParsableCommand {
         if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
     }
 
-    /// Scans one input; `handle` attributes and records an observation and says whether it matched.
-    private func scanOne(_ path: String, custom: SquidCustom?, relevant: ((UnsafeRawBufferPointer) -> Bool)?,
-                         handle: (Observation) -> Bool) -> InputReport {
-        let source: InputSource
-        switch InputSource.open(path) {
-        case .failure(let e):
-            var r = InputReport(file: path, format: "unknown")
-            r.error = e.reason
-            return r
-        case .success(let s): source = s
-        }
-        defer { source.close() }
-        let suffix = source.compression.map { "+" + $0.rawValue } ?? ""
-        if format == "pcap" || (format == "auto" && source.isCapture) {
-            var report = InputReport(file: path, format: "pcap" + suffix)
-            do {
-                let reader = try source.pcapReader()
-                report.format = "pcap (\(reader.linkTypeName))" + suffix
-                var observed = 0, matched = 0
-                CaptureScanner().scan(reader, file: path, report: &report) { o in
-                    observed += 1
-                    if handle(o) { matched += 1 }
-                }
-                report.observations = observed
-                report.matched = matched
-            } catch {
-                report.error = "not a readable capture: \(error.reason)"
-            }
-            return report
-        }
-        let logFormat: (any LogFormat)?
-        if format == "auto" {
-            logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
-        } else if let custom {
-            logFormat = custom
-        } else {
-            logFormat = allLogFormats.first { $0.name == format }
-        }
-        guard let logFormat else {
-            var r = InputReport(file: path, format: "unknown" + suffix)
-            r.error = source.prefix.isEmpty ? "empty input"
-                : "format not recognised (supported: pcap, pcapng, \(allLogFormats.map(\.name).joined(separator: ", ")); custom squid logs need --format squid --logformat); use --format to force one"
-            return r
-        }
-        var report = InputReport(file: path, format: logFormat.name + suffix)
-        var matched = 0
-        var content = source.content
-        LogScanner(format: logFormat, isRelevant: relevant).scan(source: &content, file: path, report: &report) { o in
-            if handle(o) { matched += 1 }
-        }
-        report.matched = matched
-        return report
+}
+
+/// Per-input results filled in by worker threads.
+final class ResultSlots: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [(InputReport, Aggregates)?]
+    private var next = 0
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func claimNext() -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard next < slots.count else { return nil }
+        next += 1
+        return next - 1
+    }
+
+    func set(_ i: Int, _ value: (InputReport, Aggregates)) {
+        lock.lock()
+        slots[i] = value
+        lock.unlock()
+    }
+
+    var all: [(InputReport, Aggregates)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0 ?? (InputReport(file: "?", format: "?"), Aggregates()) }
     }
 }
 
 /// The catalog and GeoIP database a scan attributes with.
-struct Setup {
+struct Setup: Sendable {
     var attributor: Attributor
     var geoInfo: GeoIPInfo?
     var pseudonymizer: Pseudonymizer?

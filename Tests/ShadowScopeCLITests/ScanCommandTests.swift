@@ -287,3 +287,24 @@ final class QuickPathTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/a.json", encoding: .utf8), try String(contentsOfFile: dir + "/b.json", encoding: .utf8))
     }
 }
+
+final class JobsTests: XCTestCase {
+    /// Files scanned on several threads give the same summary and the same observations, in input
+    /// order, as one at a time.
+    func testResultDoesNotDependOnJobs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let inputs = [TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log"), TestPaths.fixture("dns-answer.pcap"),
+                      TestPaths.seed("quic-chromium.pcap"), TestPaths.seed("squid-native.log"), TestPaths.fixture("ai-traffic-sll.pcapng")]
+        for jobs in ["1", "3"] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--jobs", jobs,
+                                                      "--summary", "\(dir)/s\(jobs).json", "--observations", "\(dir)/o\(jobs).ndjson"] + inputs)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let o1 = try String(contentsOfFile: dir + "/o1.ndjson", encoding: .utf8)
+        XCTAssertEqual(o1.split(separator: "\n").count, 15 + 16 + 5 + 10 + 14 + 4)
+        XCTAssertEqual(o1, try String(contentsOfFile: dir + "/o3.ndjson", encoding: .utf8))
+        XCTAssertEqual(try String(contentsOfFile: dir + "/s1.json", encoding: .utf8), try String(contentsOfFile: dir + "/s3.json", encoding: .utf8))
+    }
+}

@@ -1,0 +1,90 @@
+import Foundation
+import LogFormats
+import Output
+import PacketDecoding
+import ShadowScopeCore
+
+/// Scans inputs one at a time; `scan` uses one per worker thread, so it holds only shared, read-only
+/// setup. Each input yields its report, its aggregates and its observation lines.
+struct InputScanner: Sendable {
+    var format: String
+    var custom: SquidCustom?
+    var setup: Setup
+    var hours: BusinessHours
+
+    /// Scans `path`, writing observation lines to `out` when given. Without an observations output
+    /// only catalog hosts matter, so the log scanner may skip the rest early.
+    func scan(_ path: String, observationsTo out: OutputFile?) -> (InputReport, Aggregates) {
+        var aggregates = Aggregates()
+        var line = JSONWriter()
+        let matcher = setup.attributor.matcher
+        let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
+        var report = scanOne(path, relevant: relevant) { observation in
+            var o = observation
+            var a = setup.attributor.attribute(o)
+            setup.pseudonymizer?.apply(&o, &a)
+            aggregates.add(o, a, hours: hours, approved: [])
+            if let out {
+                line.reset()
+                writeObservation(o, into: &line)
+                out.write(line.bytes + [0x0A])
+            }
+            return a.match != nil
+        }
+        report.file = path
+        return (report, aggregates)
+    }
+
+    /// Scans one input; `handle` attributes and records an observation and says whether it matched.
+    func scanOne(_ path: String, relevant: ((UnsafeRawBufferPointer) -> Bool)?, handle: (Observation) -> Bool) -> InputReport {
+        let source: InputSource
+        switch InputSource.open(path) {
+        case .failure(let e):
+            var r = InputReport(file: path, format: "unknown")
+            r.error = e.reason
+            return r
+        case .success(let s): source = s
+        }
+        defer { source.close() }
+        let suffix = source.compression.map { "+" + $0.rawValue } ?? ""
+        if format == "pcap" || (format == "auto" && source.isCapture) {
+            var report = InputReport(file: path, format: "pcap" + suffix)
+            do {
+                let reader = try source.pcapReader()
+                report.format = "pcap (\(reader.linkTypeName))" + suffix
+                var observed = 0, matched = 0
+                CaptureScanner().scan(reader, file: path, report: &report) { o in
+                    observed += 1
+                    if handle(o) { matched += 1 }
+                }
+                report.observations = observed
+                report.matched = matched
+            } catch {
+                report.error = "not a readable capture: \(error.reason)"
+            }
+            return report
+        }
+        let logFormat: (any LogFormat)?
+        if format == "auto" {
+            logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
+        } else if let custom {
+            logFormat = custom
+        } else {
+            logFormat = allLogFormats.first { $0.name == format }
+        }
+        guard let logFormat else {
+            var r = InputReport(file: path, format: "unknown" + suffix)
+            r.error = source.prefix.isEmpty ? "empty input"
+                : "format not recognised (supported: pcap, pcapng, \(allLogFormats.map(\.name).joined(separator: ", ")); custom squid logs need --format squid --logformat); use --format to force one"
+            return r
+        }
+        var report = InputReport(file: path, format: logFormat.name + suffix)
+        var matched = 0
+        var content = source.content
+        LogScanner(format: logFormat, isRelevant: relevant).scan(source: &content, file: path, report: &report) { o in
+            if handle(o) { matched += 1 }
+        }
+        report.matched = matched
+        return report
+    }
+}
