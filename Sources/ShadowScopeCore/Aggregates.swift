@@ -37,6 +37,13 @@ public struct AggregateKey: Hashable, Sendable, Comparable {
     public var serviceID: String
     public var region: String
 
+    public init(day: String, user: String, serviceID: String, region: String) {
+        self.day = day
+        self.user = user
+        self.serviceID = serviceID
+        self.region = region
+    }
+
     /// Byte order of the UTF-8 (not Unicode collation): stable, and fast for the tens of thousands of
     /// rows a large organisation's day has.
     public static func < (a: AggregateKey, b: AggregateKey) -> Bool {
@@ -64,6 +71,15 @@ public struct AggregateValue: Sendable, Equatable {
     public var how: Region.How
     public var approved: Bool
 
+    public init(firstSeen: Timestamp, lastSeen: Timestamp, match: ServiceMatchSummary, country: String?, how: Region.How, approved: Bool) {
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.match = match
+        self.country = country
+        self.how = how
+        self.approved = approved
+    }
+
     /// Merge is associative and commutative: the aggregate of two disjoint inputs is the merge of theirs.
     public mutating func merge(_ o: AggregateValue) {
         connections += o.connections
@@ -87,6 +103,14 @@ public struct ServiceMatchSummary: Sendable, Equatable {
     public var tier: String
     public var category: String
     public var tierInName: Bool
+
+    public init(vendor: String, service: String, tier: String, category: String, tierInName: Bool) {
+        self.vendor = vendor
+        self.service = service
+        self.tier = tier
+        self.category = category
+        self.tierInName = tierInName
+    }
 }
 
 /// Aggregates per day × user × service × region. A monoid under `merge`.
@@ -122,7 +146,8 @@ public struct Aggregates: Sendable {
         for (k, v) in other.rows { insert(k, v) }
     }
 
-    private mutating func insert(_ k: AggregateKey, _ v: AggregateValue) {
+    /// Adds one row (from a summary being merged) to this aggregate.
+    public mutating func insert(_ k: AggregateKey, _ v: AggregateValue) {
         if var existing = rows[k] {
             existing.merge(v)
             rows[k] = existing

@@ -40,6 +40,41 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
     }
 
+    /// Parses what `rfc3339` writes (`2026-11-25T12:00:00.123Z`, fraction optional, `Z` only).
+    public init?(rfc3339 text: String) {
+        let b = Array(text.utf8)
+        func num(_ r: Range<Int>) -> Int64? {
+            guard r.upperBound <= b.count else { return nil }
+            var v: Int64 = 0
+            for i in r {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return nil }
+                v = v * 10 + Int64(b[i] - 0x30)
+            }
+            return v
+        }
+        guard b.count >= 20, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b.last == 0x5A,
+              let y = num(0..<4), let m = num(5..<7), let d = num(8..<10), let hh = num(11..<13), let mm = num(14..<16),
+              let ss = num(17..<19), (1...12).contains(m), (1...31).contains(d), hh < 24, mm < 60, ss < 61
+        else { return nil }
+        var micros: Int64 = 0
+        if b[19] == 0x2E {
+            let digits = b.count - 21
+            guard digits >= 1, digits <= 6, let f = num(20..<(b.count - 1)) else { return nil }
+            micros = f
+            for _ in digits..<6 { micros *= 10 }
+        } else if b.count != 20 {
+            return nil
+        }
+        // Howard Hinnant's days_from_civil.
+        let yy = m <= 2 ? y - 1 : y
+        let era = floorDiv(yy, 400)
+        let yoe = yy - era * 400
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        let days = era * 146_097 + doe - 719_468
+        self.init(seconds: days * 86_400 + hh * 3600 + mm * 60 + ss, microseconds: micros)
+    }
+
     /// RFC 3339 UTC with milliseconds: `2026-11-25T12:00:00.123Z`.
     public var rfc3339: String {
         let c = civil

@@ -308,3 +308,33 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: dir + "/s1.json", encoding: .utf8), try String(contentsOfFile: dir + "/s3.json", encoding: .utf8))
     }
 }
+
+final class MergeTests: XCTestCase {
+    /// merge(scan(A), scan(B)) is byte for byte scan(A, B): the property DESIGN.md builds on.
+    func testMergeOfSummariesEqualsSummaryOfTheUnion() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("merge-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let a = [TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log")]
+        let b = [TestPaths.fixture("dns-answer.pcap"), TestPaths.seed("squid-native.log"), TestPaths.fixture("ai-traffic-sll.pcapng")]
+        func scan(_ inputs: [String], to name: String) throws {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--summary", "\(dir)/\(name)"] + inputs)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        try scan(a, to: "a.json")
+        try scan(b, to: "b.json")
+        try scan(a + b, to: "ab.json")
+        let merged = try runProgram(TestPaths.binary, ["merge", "\(dir)/a.json", "\(dir)/b.json"])
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        XCTAssertEqual(merged.stdout, try String(contentsOfFile: "\(dir)/ab.json", encoding: .utf8))
+        // Merging is associative: merging the merge with nothing new changes nothing.
+        try merged.stdout.write(toFile: "\(dir)/m.json", atomically: true, encoding: .utf8)
+        XCTAssertEqual(try runProgram(TestPaths.binary, ["merge", "\(dir)/m.json"]).stdout, merged.stdout)
+    }
+
+    func testMergeRejectsWhatIsNotASummary() throws {
+        let r = try runProgram(TestPaths.binary, ["merge", TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("squid-access.log: not a JSON object"), r.stderr)
+    }
+}

@@ -158,3 +158,15 @@ final class LookupsTests: XCTestCase {
         XCTAssertEqual(row?.bytesDown, 5_000, "the DNS response's 84 bytes are not the service's")
     }
 }
+
+final class TimestampParsingTests: XCTestCase {
+    func testRFC3339RoundTrips() {
+        for t in [Timestamp(seconds: 1_795_608_602, microseconds: 127_000), Timestamp(seconds: 0), Timestamp(seconds: 951_782_400)] {
+            XCTAssertEqual(Timestamp(rfc3339: t.rfc3339), t)
+        }
+        XCTAssertEqual(Timestamp(rfc3339: "2026-11-25T12:10:02Z"), Timestamp(seconds: 1_795_608_602))
+        for bad in ["", "2026-13-25T12:10:02Z", "2026-11-25 12:10:02Z", "2026-11-25T12:10:02+01:00", "2026-11-25T12:10:02.Z"] {
+            XCTAssertNil(Timestamp(rfc3339: bad), bad)
+        }
+    }
+}
