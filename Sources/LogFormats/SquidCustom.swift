@@ -470,19 +470,7 @@ public struct SquidCustom: StatelessLogFormat {
             return .skipped("no time in line")
         }
 
-        if let url {
-            if o.method == "CONNECT" {
-                guard let (host, port) = splitHostPort(url[...]) else { return .skipped("CONNECT target '\(text(url))' is not host:port") }
-                o.host = host
-                o.serverPort = port
-                o.hostSource = .proxyConnect
-            } else if let parsed = parseURL(url) {
-                o.host = parsed.host
-                o.serverPort = parsed.port
-                o.urlPath = parsed.path
-                o.hostSource = parsed.host == nil ? nil : .proxyURL
-            }
-        }
+        if let url, let problem = applyProxyTarget(url, to: &o) { return .skipped(problem) }
         if o.host == nil, let domain {
             guard let host = normalizeHost(domain) else { return .skipped("request domain '\(text(domain))' is not a host name") }
             o.host = host

@@ -97,23 +97,29 @@ public struct SquidNative: StatelessLogFormat {
         if let hs = fields[8].firstIndex(of: 0x2F) {
             o.serverIP = IPAddress(text(UnsafeRawBufferPointer(rebasing: fields[8][(hs + 1)...])))
         }
-        let url = fields[6]
-        if o.method == "CONNECT" {
-            guard let (host, port) = splitHostPort(url[...]) else { return .skipped("CONNECT target '\(text(url))' is not host:port") }
-            o.host = host
-            o.serverPort = port
-            o.hostSource = .proxyConnect
-        } else if let parsed = parseURL(url) {
-            o.host = parsed.host
-            o.serverPort = parsed.port
-            o.urlPath = parsed.path
-            o.hostSource = parsed.host == nil ? nil : .proxyURL
-        }
+        if let problem = applyProxyTarget(fields[6], to: &o) { return .skipped(problem) }
         return .observation(o)
     }
 }
 
 // MARK: field helpers shared by log formats
+
+/// A proxy's request target: `host:port` for CONNECT (proxy-connect), else an absolute URL
+/// (proxy-url: host, port, path without query). Returns why the target is unusable, or nil.
+func applyProxyTarget(_ url: UnsafeRawBufferPointer, to o: inout Observation) -> String? {
+    if o.method == "CONNECT" {
+        guard let (host, port) = splitHostPort(url[...]) else { return "CONNECT target '\(text(url))' is not host:port" }
+        o.host = host
+        o.serverPort = port
+        o.hostSource = .proxyConnect
+    } else if let parsed = parseURL(url) {
+        o.host = parsed.host
+        o.serverPort = parsed.port
+        o.urlPath = parsed.path
+        o.hostSource = parsed.host == nil ? nil : .proxyURL
+    }
+    return nil
+}
 
 func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: b, as: UTF8.self) }
 
