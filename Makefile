@@ -56,9 +56,9 @@ test: setup
 	$(SWIFT) test --disable-swift-testing
 
 demo: setup release
-	@echo "== shadowscope scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)" >&2
-	@$(RELEASE_BIN) scan --table --summary .cache/demo-summary.json $(DEMO_INPUTS)
-	@echo "The JSON summary (contract: README) is in .cache/demo-summary.json" >&2
+	@echo "== shadowscope scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson $(DEMO_INPUTS)" >&2
+	@$(RELEASE_BIN) scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson $(DEMO_INPUTS)
+	@echo "The JSON summary is in .cache/demo-summary.json, the alerts (ECS NDJSON) in .cache/demo-alerts.ndjson" >&2
 
 # Benchmarks: release build, generated inputs (never committed), figures printed in one run.
 # BENCH_LOG_BYTES sets the generated Squid log's size (default 2 GB; data in bench-data/, git-ignored).

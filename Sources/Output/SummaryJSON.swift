@@ -18,10 +18,12 @@ public struct SummaryContext: Sendable {
     public var tool: String
     public var geoip: GeoIPInfo?
     public var hours: BusinessHours
-    public init(tool: String, geoip: GeoIPInfo?, hours: BusinessHours) {
+    public var policySource: String
+    public init(tool: String, geoip: GeoIPInfo?, hours: BusinessHours, policySource: String = Policy().source) {
         self.tool = tool
         self.geoip = geoip
         self.hours = hours
+        self.policySource = policySource
     }
 }
 
@@ -37,7 +39,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
     w.beginObject("assumptions")
     w.field("business_hours", context.hours.description)
     w.field("day", "UTC")
-    w.field("approved_services", "none (no policy file)")
+    w.field("policy", context.policySource)
     w.endObject()
     w.beginObject("geoip")
     if let g = context.geoip {
@@ -104,6 +106,10 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.field("first_seen", v.firstSeen.rfc3339)
         w.field("last_seen", v.lastSeen.rfc3339)
         w.field("off_hours_connections", v.offHoursConnections)
+        w.field("weak_only", v.weakOnly)
+        w.beginArray("evidence")
+        for e in v.evidence { w.value(e) }
+        w.endArray()
         w.endObject()
     }
     w.endArray()

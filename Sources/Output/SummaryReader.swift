@@ -11,6 +11,7 @@ public struct SummaryReader {
     public var inputs: [InputReport] = []
     public var aggregates = Aggregates()
     public var geoip: GeoIPInfo?
+    public var policySource: String?
 
     public init(json data: Data, file: String) throws(ReadError) {
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -19,6 +20,7 @@ public struct SummaryReader {
         guard root["schema"] as? String == summarySchema else {
             throw ReadError(description: "\(file): schema is not \(summarySchema)")
         }
+        policySource = (root["assumptions"] as? [String: Any])?["policy"] as? String
         if let g = root["geoip"] as? [String: Any], let type = g["database"] as? String {
             geoip = GeoIPInfo(path: g["path"] as? String ?? "", databaseType: type,
                               buildEpoch: (g["build_epoch"] as? NSNumber)?.uint64Value ?? 0, attribution: g["attribution"] as? String)
@@ -62,6 +64,8 @@ public struct SummaryReader {
             v.bytesDown = Int64(row["bytes_down"] as? Int ?? 0)
             v.bytesDownUnknown = Int64(row["bytes_down_unknown"] as? Int ?? 0)
             v.offHoursConnections = Int64(row["off_hours_connections"] as? Int ?? 0)
+            v.weakOnly = row["weak_only"] as? Bool ?? false
+            v.evidence = row["evidence"] as? [String] ?? []
             aggregates.insert(AggregateKey(day: day, user: user, serviceID: id, region: region), v)
         }
     }

@@ -1,11 +1,14 @@
 /// Business hours used to count off-hours connections. Until a policy file exists (issue 7) the
 /// default is Monday to Friday, 08:00 to 18:00 UTC.
-public struct BusinessHours: Sendable, Equatable {
+public struct BusinessHours: Sendable {
     public var startHour: Int
     public var endHour: Int
     /// 0 = Monday ... 6 = Sunday.
     public var weekdays: Set<Int>
     public var utcOffsetSeconds: Int64
+    /// A named time zone (with daylight saving): its offset at a given time, when the policy names one.
+    public var zoneName: String? = nil
+    public var offsetAt: (@Sendable (Timestamp) -> Int64)? = nil
 
     public init(startHour: Int = 8, endHour: Int = 18, weekdays: Set<Int> = [0, 1, 2, 3, 4], utcOffsetSeconds: Int64 = 0) {
         self.startHour = startHour
@@ -19,12 +22,13 @@ public struct BusinessHours: Sendable, Equatable {
         let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
         let days = weekdays == [0, 1, 2, 3, 4] ? "Mon-Fri" : weekdays.sorted().map { names[$0 % 7] }.joined(separator: ",")
         let hh = { (h: Int) in h < 10 ? "0\(h):00" : "\(h):00" }
-        let offset = utcOffsetSeconds == 0 ? "UTC" : "UTC\(utcOffsetSeconds >= 0 ? "+" : "")\(Double(utcOffsetSeconds) / 3600)h"
+        let offset = zoneName ?? (utcOffsetSeconds == 0 ? "UTC" : "UTC\(utcOffsetSeconds >= 0 ? "+" : "")\(Double(utcOffsetSeconds) / 3600)h")
         return "\(days) \(hh(startHour))-\(hh(endHour)) \(offset)"
     }
 
     public func isOffHours(_ t: Timestamp) -> Bool {
-        let local = Timestamp(microseconds: t.microseconds &+ utcOffsetSeconds &* 1_000_000)
+        let offset = offsetAt?(t) ?? utcOffsetSeconds
+        let local = Timestamp(microseconds: t.microseconds &+ offset &* 1_000_000)
         let hour = local.civil.secondOfDay / 3600
         return !weekdays.contains(local.weekday) || hour < startHour || hour >= endHour
     }
@@ -70,6 +74,12 @@ public struct AggregateValue: Sendable, Equatable {
     public var country: String?
     public var how: Region.How
     public var approved: Bool
+    /// Every match was weak evidence (a CDN, a login page): such rows never alert alone.
+    public var weakOnly = false
+    /// Up to `maxEvidence` file:line / file:frame references, the smallest in sort order, so the
+    /// choice does not depend on how inputs were split or merged.
+    public var evidence: [String] = []
+    public static let maxEvidence = 10
 
     public init(firstSeen: Timestamp, lastSeen: Timestamp, match: ServiceMatchSummary, country: String?, how: Region.How, approved: Bool) {
         self.firstSeen = firstSeen
@@ -93,6 +103,10 @@ public struct AggregateValue: Sendable, Equatable {
         offHoursConnections += o.offHoursConnections
         if o.how == .host { how = .host }  // a region the host name binds outranks GeoIP
         approved = approved || o.approved
+        weakOnly = weakOnly && o.weakOnly
+        if evidence.count < Self.maxEvidence || o.evidence.contains(where: { $0 < evidence[evidence.count - 1] }) {
+            evidence = Array(Set(evidence + o.evidence).sorted().prefix(Self.maxEvidence))
+        }
     }
 }
 
@@ -123,6 +137,16 @@ public struct Aggregates: Sendable {
 
     public mutating func add(_ o: Observation, _ a: Attribution, hours: BusinessHours, approved: Set<String>) {
         guard let m = a.match else { return }
+        add(o, a, hours: hours, approved: approved.contains(m.serviceID))
+    }
+
+    public mutating func add(_ o: Observation, _ a: Attribution, policy: Policy) {
+        guard let m = a.match else { return }
+        add(o, a, hours: policy.hours, approved: policy.isApproved(serviceID: m.serviceID, vendor: m.vendor, tier: m.tier))
+    }
+
+    private mutating func add(_ o: Observation, _ a: Attribution, hours: BusinessHours, approved: Bool) {
+        guard let m = a.match else { return }
         let dayNumber = o.timestamp.seconds / 86_400
         if dayNumber != lastDay.number { lastDay = (dayNumber, o.timestamp.day) }
         let key = AggregateKey(day: lastDay.text, user: a.user, serviceID: m.serviceID, region: a.region.key)
@@ -130,7 +154,9 @@ public struct Aggregates: Sendable {
             firstSeen: o.timestamp, lastSeen: o.timestamp,
             match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
                                        tierInName: m.tierInName),
-            country: a.region.country, how: a.region.how, approved: approved.contains(m.serviceID))
+            country: a.region.country, how: a.region.how, approved: approved)
+        v.weakOnly = m.evidence == .weak
+        v.evidence = [o.source.description]
         if o.hostSource == .dnsQuery {
             v.lookups = 1  // a DNS query's bytes went to the resolver, not to the service
         } else {

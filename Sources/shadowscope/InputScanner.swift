@@ -4,18 +4,26 @@ import Output
 import PacketDecoding
 import ShadowScopeCore
 
+/// What one input yields.
+struct FileResult: Sendable {
+    var report: InputReport
+    var aggregates: Aggregates
+    /// Per-connection alerts, in input order.
+    var alerts: [Alert]
+}
+
 /// Scans inputs one at a time; `scan` uses one per worker thread, so it holds only shared, read-only
 /// setup. Each input yields its report, its aggregates and its observation lines.
 struct InputScanner: Sendable {
     var format: String
     var custom: SquidCustom?
     var setup: Setup
-    var hours: BusinessHours
 
     /// Scans `path`, writing observation lines to `out` when given. Without an observations output
     /// only catalog hosts matter, so the log scanner may skip the rest early.
-    func scan(_ path: String, observationsTo out: OutputFile?) -> (InputReport, Aggregates) {
+    func scan(_ path: String, observationsTo out: OutputFile?) -> FileResult {
         var aggregates = Aggregates()
+        var alerts: [Alert] = []
         var line = JSONWriter()
         let matcher = setup.attributor.matcher
         let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
@@ -23,7 +31,8 @@ struct InputScanner: Sendable {
             var o = observation
             var a = setup.attributor.attribute(o)
             setup.pseudonymizer?.apply(&o, &a)
-            aggregates.add(o, a, hours: hours, approved: [])
+            aggregates.add(o, a, policy: setup.policy)
+            if let alert = setup.rules.check(o, a) { alerts.append(alert) }
             if let out {
                 line.reset()
                 writeObservation(o, into: &line)
@@ -32,7 +41,7 @@ struct InputScanner: Sendable {
             return a.match != nil
         }
         report.file = path
-        return (report, aggregates)
+        return FileResult(report: report, aggregates: aggregates, alerts: alerts)
     }
 
     /// Scans one input; `handle` attributes and records an observation and says whether it matched.

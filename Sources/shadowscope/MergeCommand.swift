@@ -22,6 +22,7 @@ struct Merge: ParsableCommand {
         var inputs: [InputReport] = []
         var aggregates = Aggregates()
         var geoip: GeoIPInfo? = nil
+        var policySource: String? = nil
         for path in summaries {
             let data: Data?
             if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else { data = FileManager.default.contents(atPath: path) }
@@ -34,12 +35,14 @@ struct Merge: ParsableCommand {
                 inputs += s.inputs
                 aggregates.merge(s.aggregates)
                 geoip = geoip ?? s.geoip
+                policySource = policySource ?? s.policySource
             } catch {
                 printError(error.description)
                 throw ExitCode(Exit.usage)
             }
         }
-        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: geoip, hours: BusinessHours())
+        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: geoip, hours: BusinessHours(),
+                                     policySource: policySource ?? Policy().source)
         if let path = summary ?? (table ? nil : "-") {
             do {
                 let out = try OutputFile(path: path)

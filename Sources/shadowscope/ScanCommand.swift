@@ -33,6 +33,12 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Write the summary JSON to FILE, or - for stdout (the default when no other output is -).", valueName: "FILE"))
     var summary: String?
 
+    @Option(help: ArgumentHelp("Write one JSON line per alert (ECS field names, deterministic event.id) to FILE, or - for stdout.", valueName: "FILE"))
+    var alerts: String?
+
+    @Option(help: ArgumentHelp("Policy YAML: approved services and tiers, allowed regions, business hours and time zone, upload thresholds (default: nothing approved).", valueName: "FILE"))
+    var policy: String?
+
     @Flag(help: "Print the summary as a text table on standard output instead of JSON (use --summary FILE to keep the JSON too).")
     var table = false
 
@@ -58,11 +64,8 @@ struct Scan: ParsableCommand {
         if logformat != nil && format != "squid" {
             throw ValidationError("--logformat needs --format squid")
         }
-        if observations == "-" && summary == "-" {
-            throw ValidationError("--observations and --summary cannot both be standard output")
-        }
-        if table && (observations == "-" || summary == "-") {
-            throw ValidationError("--table prints to standard output: write --observations and --summary to files")
+        if [observations, summary, alerts].filter({ $0 == "-" }).count + (table ? 1 : 0) > 1 {
+            throw ValidationError("only one of --observations -, --summary -, --alerts - and --table can use standard output")
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
@@ -85,7 +88,7 @@ struct Scan: ParsableCommand {
     /// Scans the files on `jobs` threads. Results come back in input order; observation lines of each
     /// file go to a temporary file first and are copied to the output in input order, so the output
     /// does not depend on `--jobs`.
-    func scanAll(_ files: [String], with scanner: InputScanner, observationsTo out: OutputFile?) -> [(InputReport, Aggregates)] {
+    func scanAll(_ files: [String], with scanner: InputScanner, observationsTo out: OutputFile?) -> [FileResult] {
         let workers = max(1, min(jobs ?? ProcessInfo.processInfo.activeProcessorCount, files.count))
         if workers == 1 { return files.map { scanner.scan($0, observationsTo: out) } }
         let results = ResultSlots(count: files.count)
@@ -103,7 +106,7 @@ struct Scan: ParsableCommand {
                 } catch {
                     var report = InputReport(file: files[i], format: "unknown")
                     report.error = "not scanned: \(error)"
-                    results.set(i, (report, Aggregates()))
+                    results.set(i, FileResult(report: report, aggregates: Aggregates(), alerts: []))
                 }
             }
         }
@@ -124,15 +127,17 @@ struct Scan: ParsableCommand {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
-        do { setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize) } catch {
+        do { setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize, policy: policy) } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
         let observationOut: OutputFile?
         let summaryOut: OutputFile?
+        let alertOut: OutputFile?
         do {
             observationOut = try observations.map { path throws(ConfigurationError) in try OutputFile(path: path) }
-            let stdoutTaken = observations == "-" || table
+            alertOut = try alerts.map { path throws(ConfigurationError) in try OutputFile(path: path) }
+            let stdoutTaken = observations == "-" || alerts == "-" || table
             summaryOut = try (summary ?? (stdoutTaken ? nil : "-")).map { path throws(ConfigurationError) in try OutputFile(path: path) }
         } catch {
             printError(error.description)
@@ -140,11 +145,14 @@ struct Scan: ParsableCommand {
         }
 
         let files = expandInputs(inputs)
-        let scanner = InputScanner(format: format, custom: custom, setup: setup, hours: BusinessHours())
+        let scanner = InputScanner(format: format, custom: custom, setup: setup)
         let results = scanAll(files, with: scanner, observationsTo: observationOut)
         var reports: [InputReport] = []
         var aggregates = Aggregates()
-        for (report, partial) in results {
+        var alerts: [Alert] = []
+        for result in results {
+            let report = result.report, partial = result.aggregates
+            alerts += result.alerts
             if let error = report.error { printError("\(report.file): \(error)") }
             if report.skipped > 0 {
                 printError("\(report.file): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")")
@@ -152,9 +160,20 @@ struct Scan: ParsableCommand {
             reports.append(report)
             aggregates.merge(partial)  // a monoid: the order of merging does not change the result
         }
-        let hours = scanner.hours
+        let hours = setup.policy.hours
+        alerts += setup.rules.check(aggregates)
+        if let out = alertOut {
+            var w = JSONWriter()
+            for a in alerts {
+                w.reset()
+                writeAlert(a, into: &w)
+                out.write(w.bytes + [0x0A])
+            }
+            out.close()
+        }
         observationOut?.close()
-        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours)
+        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours,
+                                     policySource: setup.policy.source)
         summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
@@ -166,7 +185,7 @@ struct Scan: ParsableCommand {
 /// Per-input results filled in by worker threads.
 final class ResultSlots: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [(InputReport, Aggregates)?]
+    private var slots: [FileResult?]
     private var next = 0
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
@@ -179,16 +198,16 @@ final class ResultSlots: @unchecked Sendable {
         return next - 1
     }
 
-    func set(_ i: Int, _ value: (InputReport, Aggregates)) {
+    func set(_ i: Int, _ value: FileResult) {
         lock.lock()
         slots[i] = value
         lock.unlock()
     }
 
-    var all: [(InputReport, Aggregates)] {
+    var all: [FileResult] {
         lock.lock()
         defer { lock.unlock() }
-        return slots.map { $0 ?? (InputReport(file: "?", format: "?"), Aggregates()) }
+        return slots.map { $0 ?? FileResult(report: InputReport(file: "?", format: "?"), aggregates: Aggregates(), alerts: []) }
     }
 }
 
@@ -197,8 +216,10 @@ struct Setup: Sendable {
     var attributor: Attributor
     var geoInfo: GeoIPInfo?
     var pseudonymizer: Pseudonymizer?
+    var policy: Policy
+    var rules: Rules
 
-    init(signatures: String?, geoip: String?, users: String?, pseudonymize: String?) throws(ConfigurationError) {
+    init(signatures: String?, geoip: String?, users: String?, pseudonymize: String?, policy policyFile: String?) throws(ConfigurationError) {
         guard let dir = signatures ?? Defaults.signaturesDirectory() else {
             throw ConfigurationError(description: "no signature catalog found; pass --signatures DIR")
         }
@@ -229,6 +250,16 @@ struct Setup: Sendable {
             }
         }
         attributor = Attributor(matcher: HostMatcher(catalog: catalog), geo: geo, users: userMap)
+        var loaded = Policy()
+        if let policyFile {
+            do { loaded = try PolicyLoader.load(path: policyFile, catalog: catalog) } catch {
+                throw ConfigurationError(description: "policy has errors:\n" + error.description)
+            }
+        }
+        policy = loaded
+        var tiers: [String: [(id: String, tier: String)]] = [:]
+        for s in catalog.services { tiers[s.vendor, default: []].append((s.id, s.tier.rawValue)) }
+        rules = Rules(policy: loaded, tiersByVendor: tiers)
         geoInfo = geo.map {
             GeoIPInfo(path: $0.path, databaseType: $0.databaseType, buildEpoch: $0.buildEpoch,
                       attribution: $0.isDBIP ? "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0" : nil)

@@ -338,3 +338,43 @@ final class MergeTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("squid-access.log: not a JSON object"), r.stderr)
     }
 }
+
+final class AlertsTests: XCTestCase {
+    func alerts(_ extra: [String]) throws -> [[String: Any]] {
+        let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--policy", TestPaths.fixture("policy.yaml"),
+                                                  "--alerts", "-"] + extra + [TestPaths.fixture("ai-traffic.pcap"), TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    func testAlertsCarryECSFieldsAndTheSameIdsOnEveryRun() throws {
+        let first = try alerts(["--jobs", "1"])
+        let again = try alerts(["--jobs", "2"])
+        XCTAssertEqual(first.map { $0["event.id"] as? String }, again.map { $0["event.id"] as? String })
+        XCTAssertEqual(Set(first.compactMap { $0["event.id"] as? String }).count, first.count, "ids are unique")
+        // The 102,400-byte upload to claude.ai (consumer; Anthropic's API tier is approved).
+        let upload = try XCTUnwrap(first.first { $0["rule.id"] as? String == "large-upload-connection" && $0["destination.domain"] as? String == "claude.ai" })
+        XCTAssertEqual(upload["event.kind"] as? String, "alert")
+        XCTAssertEqual(upload["event.severity"] as? Int, 73)
+        XCTAssertEqual(upload["source.bytes"] as? Int, 103_345)
+        XCTAssertEqual(upload["destination.ip"] as? String, "160.79.104.10")
+        XCTAssertEqual(upload["destination.geo.country_iso_code"] as? String, "US")
+        XCTAssertEqual(upload["shadowscope.service.tier"] as? String, "consumer")
+        XCTAssertEqual(upload["shadowscope.evidence"] as? [String], [TestPaths.fixture("ai-traffic.pcap") + ":540"])
+        let rules = Set(first.compactMap { $0["rule.id"] as? String })
+        XCTAssertEqual(rules, ["large-upload-connection", "consumer-tier-instead-of-approved", "unapproved-service", "region-not-allowed"])
+        // Chinese and Canadian destinations are outside EU and US.
+        XCTAssertTrue(first.contains { $0["rule.id"] as? String == "region-not-allowed" && $0["destination.geo.country_iso_code"] as? String == "CN" })
+        // Approved: the OpenAI API tier raises no use alert.
+        XCTAssertFalse(first.contains { $0["rule.id"] as? String == "unapproved-service" && $0["shadowscope.service.id"] as? String == "openai-api" })
+    }
+
+    func testBadPolicyExits2WithLine() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("policy-\(UUID()).yaml").path
+        try "approved_tiers: [premium]\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let r = try runProgram(TestPaths.binary, ["scan", "--policy", path, TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 2)
+        XCTAssertTrue(r.stderr.contains("\(path):1: tier 'premium' is not one of consumer, business, api"), r.stderr)
+    }
+}
