@@ -6,19 +6,20 @@ import ShadowScopeCore
 /// `--log-queries=extra` `... dnsmasq[123]: 7 10.0.0.5/41279 query[A] chatgpt.com from 10.0.0.5`.
 ///
 /// One observation per `query[TYPE] NAME from ADDR` line: client address (and port with `extra`),
-/// `host` = the name (`dns-query`), `dns` {type, rcode null, answers []}, transport `udp`.
-///
-/// The `reply`/`cached`/`config`/`forwarded`/`validation` lines that follow are `.ignored`: joining
-/// them to their query needs either a look-ahead or a flush at the end of the input, and
-/// `LogScanner` gives one result per line with neither. The answers are therefore not reported yet
-/// (null rcode means "not read", not "unanswered"); see the hand-over note. Other dnsmasq lines
-/// (start-up, DHCP, `dnsmasq-dhcp`) are `.ignored`; lines not from dnsmasq are skipped.
+/// `host` = the name (`dns-query`), `dns` {type, rcode, answers}, transport `udp`. The `reply`,
+/// `cached` and `config` lines that follow (`NAME is ADDRESS`, `is NXDOMAIN`, `is NODATA`, and
+/// `config error is REFUSED` for a refused query) are joined to the latest query for that name, so a
+/// query is held until the input ends or `maxPendingQueries` newer ones wait (then the oldest goes
+/// out). A query no reply line followed keeps rcode null. Other dnsmasq lines (start-up,
+/// `forwarded`, DHCP) are `.ignored`; lines not from dnsmasq are skipped.
 ///
 /// Syslog timestamps have no year: `year` is assumed (by default the current UTC year); a log read
 /// across New Year will be off by one year for the December lines. Times are taken as UTC.
-public struct Dnsmasq: StatelessLogFormat {
+public struct Dnsmasq: LogFormat {
     public let name = "dnsmasq"
     let year: Int64
+    /// Queries held for their answers; past this the oldest is written out as it is.
+    public static let maxPendingQueries = 4096
 
     public init(year: Int64? = nil) {
         if let year {
@@ -44,15 +45,77 @@ public struct Dnsmasq: StatelessLogFormat {
         return i + 3
     }
 
-    public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
-        if line.allSatisfy(isBlank) { return .ignored }
+    public func makeParser() -> any LineParser { Parser(format: self) }
+
+    /// What one line says.
+    enum Line {
+        case query(Observation)
+        /// `reply|cached|config NAME is VALUE`.
+        case answer(name: String, value: String)
+        case other(LineResult)
+    }
+
+    /// One input's parser: holds queries until their answers have been read.
+    struct Parser: LineParser {
+        let format: Dnsmasq
+        private var pending: [Int: Observation] = [:]
+        private var latestByName: [String: Int] = [:]
+        private var oldest = 0
+        private var next = 0
+
+        init(format: Dnsmasq) { self.format = format }
+
+        mutating func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
+            switch format.read(line, source: source) {
+            case .other(let result):
+                return result
+            case .answer(let name, let value):
+                // "config error is REFUSED": dnsmasq names no query; it answers the latest one.
+                if let serial = name == "error" ? (next > oldest ? next - 1 : nil) : latestByName[name],
+                   var o = pending[serial], var dns = o.dns {
+                    switch value {
+                    case "NXDOMAIN": dns.rcode = "NXDOMAIN"
+                    case "REFUSED": dns.rcode = "REFUSED"
+                    case "SERVFAIL": dns.rcode = "SERVFAIL"
+                    case "NODATA", "NODATA-IPv4", "NODATA-IPv6", "<CNAME>": dns.rcode = "NOERROR"
+                    default:
+                        dns.rcode = "NOERROR"
+                        if IPAddress(value) != nil { dns.answers.append(value) }
+                    }
+                    o.dns = dns
+                    pending[serial] = o
+                }
+                return .ignored
+            case .query(let o):
+                let serial = next
+                next += 1
+                pending[serial] = o
+                if let host = o.host { latestByName[host] = serial }
+                guard pending.count > Dnsmasq.maxPendingQueries else { return .held }
+                while pending[oldest] == nil { oldest += 1 }
+                let out = pending.removeValue(forKey: oldest)
+                oldest += 1
+                return out.map { .observation($0) } ?? .held
+            }
+        }
+
+        mutating func finish() -> [Observation] {
+            let rest = pending.sorted { $0.key < $1.key }.map(\.value)
+            pending.removeAll()
+            latestByName.removeAll()
+            return rest
+        }
+    }
+
+    func read(_ line: UnsafeRawBufferPointer, source: SourceRef) -> Line {
+        if line.allSatisfy(isBlank) { return .other(.ignored) }
         var c = TextCursor(line)
         guard let ts = Self.readSyslogTime(&c, year: year) else {
-            return .skipped("no syslog time (MMM DD HH:MM:SS) at the start")
+            return .other(.skipped("no syslog time (MMM DD HH:MM:SS) at the start"))
         }
         guard let start = messageStart(line, from: c.offset) else {
             // dnsmasq-dhcp[...] and other programs' lines in a shared syslog file.
-            return find(line, Array("dnsmasq".utf8), from: c.offset) != nil ? .ignored : .skipped("not a dnsmasq line")
+            return .other(find(line, Array("dnsmasq".utf8), from: c.offset) != nil ? .ignored : .skipped("not a dnsmasq line"))
         }
         var i = start
         func word() -> UnsafeRawBufferPointer {
@@ -73,22 +136,30 @@ public struct Dnsmasq: StatelessLogFormat {
             }
             first = word()
         }
-        guard first.starts(with: "query[".utf8) else { return .ignored }  // reply, cached, config, forwarded, ...
-        guard first.count > 7, first.last == 0x5D else { return .skipped("'\(text(clip(first, 0)))' is not query[TYPE]") }
+        guard first.starts(with: "query[".utf8) else {
+            // reply / cached / config NAME is VALUE; forwarded and the rest are not records.
+            guard first.elementsEqual("reply".utf8) || first.elementsEqual("cached".utf8) || first.elementsEqual("config".utf8) else {
+                return .other(.ignored)
+            }
+            let name = word()
+            guard word().elementsEqual("is".utf8), let host = name.isEmpty ? nil : (normalizeHost(name) ?? text(name)) else { return .other(.ignored) }
+            return .answer(name: host, value: text(word()))
+        }
+        guard first.count > 7, first.last == 0x5D else { return .other(.skipped("'\(text(clip(first, 0)))' is not query[TYPE]")) }
         let qtype = UnsafeRawBufferPointer(rebasing: first[6..<(first.count - 1)])
         guard qtype.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x30 && $0 <= 0x39) }) else {
-            return .skipped("query type '\(text(clip(qtype, 0)))' is not a type name")
+            return .other(.skipped("query type '\(text(clip(qtype, 0)))' is not a type name"))
         }
         let qname = word()
         let from = word()
         let client = word()
         guard !qname.isEmpty, from.elementsEqual("from".utf8), !client.isEmpty else {
-            return .skipped("query line is not 'query[TYPE] NAME from ADDRESS'")
+            return .other(.skipped("query line is not 'query[TYPE] NAME from ADDRESS'"))
         }
-        guard i == line.count else { return .skipped("unexpected text after the client: '\(text(clip(line, i)))'") }
-        guard let host = normalizeHost(qname) else { return .skipped("query name '\(text(clip(qname, 0)))' is not a host name") }
+        guard i == line.count else { return .other(.skipped("unexpected text after the client: '\(text(clip(line, i)))'")) }
+        guard let host = normalizeHost(qname) else { return .other(.skipped("query name '\(text(clip(qname, 0)))' is not a host name")) }
         guard let ip = IPAddress(text(client)) ?? clientFromExtra else {
-            return .skipped("client '\(text(clip(client, 0)))' is not an address")
+            return .other(.skipped("client '\(text(clip(client, 0)))' is not an address"))
         }
         var o = Observation(timestamp: ts, source: source)
         o.transport = .udp
@@ -97,7 +168,7 @@ public struct Dnsmasq: StatelessLogFormat {
         o.host = host
         o.hostSource = .dnsQuery
         o.dns = DNSInfo(type: text(qtype), rcode: nil, answers: [])
-        return .observation(o)
+        return .query(o)
     }
 
     /// `Nov 25 11:31:39` / `Nov  5 11:31:39`, then a blank; the year is assumed.

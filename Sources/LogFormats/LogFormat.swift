@@ -7,6 +7,9 @@ public enum LineResult {
     case ignored
     /// A line we could not use, with the reason shown in the summary's sampled skips.
     case skipped(String)
+    /// A record whose observation the parser holds until later lines complete it (a dnsmasq query
+    /// waiting for its answers); it comes out of a later `parse` or of `finish`.
+    case held
 }
 
 /// One log format: a name for `--format` and the summary, a content sniffer, and a parser per input.

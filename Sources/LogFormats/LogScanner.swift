@@ -47,6 +47,8 @@ public struct LogScanner {
                         emit(o)
                     case .ignored:
                         report.records -= 1
+                    case .held:
+                        break
                     case .skipped(let reason):
                         report.skip(at: "\(file):\(number)", reason: reason)
                     }

@@ -22,8 +22,9 @@ final class DnsmasqTests: XCTestCase {
             XCTAssertEqual(o.clientIP, IPAddress(r[3]))
             XCTAssertEqual(o.hostSource, .dnsQuery)
             XCTAssertEqual(o.transport, .udp)
-            XCTAssertNil(o.dns?.rcode, "replies are not joined yet")
-            XCTAssertEqual(o.dns?.answers, [])
+            // The reply/config line dnsmasq logged is joined to its query: the pcap's rcode and answer.
+            XCTAssertEqual(o.dns?.rcode, ["0": "NOERROR", "5": "REFUSED"][r[8]], "\(r)")
+            XCTAssertEqual(o.dns?.answers, r[9] == "-" ? [] : [r[9]], "\(r)")
             XCTAssertNil(o.clientPort)
         }
         // Nov 25 11:31:39 dnsmasq[25774]: query[A] chatgpt.com from 127.0.0.1
@@ -32,14 +33,38 @@ final class DnsmasqTests: XCTestCase {
 
     /// `--log-queries=extra` (serial and client address/port, as dnsmasq's log_query() writes them) and syslog with a host name.
     func testExtraFormatAndSyslogHost() throws {
-        let f = Dnsmasq(year: 2026)
-        let o = try XCTUnwrap(parseLine(f, "Nov  5 09:01:02 gw dnsmasq[812]: 17 10.0.0.7/53211 query[AAAA] API.OpenAI.com from 10.0.0.7").observation)
+        var parser = Dnsmasq(year: 2026).makeParser()
+        func feed(_ line: String) -> LineResult {
+            Array(line.utf8).withUnsafeBytes { parser.parse($0, source: SourceRef(file: "t", position: .line(1))) }
+        }
+        XCTAssertNil(feed("Nov  5 09:01:02 gw dnsmasq[812]: 17 10.0.0.7/53211 query[AAAA] API.OpenAI.com from 10.0.0.7").observation,
+                     "a query is held for its answers")
+        XCTAssertTrue(feed("Nov  5 09:01:02 gw dnsmasq[812]: 17 10.0.0.7/53211 forwarded api.openai.com to 9.9.9.9").isIgnored)
+        XCTAssertTrue(feed("Nov  5 09:01:02 gw dnsmasq[812]: 17 10.0.0.7/53211 reply api.openai.com is 2606:4700:4400::6812:2b2b").isIgnored)
+        XCTAssertTrue(feed("Nov  5 09:01:02 gw dnsmasq-dhcp[812]: DHCPACK(eth0) 10.0.0.7").isIgnored)
+        XCTAssertNil(feed("Nov  5 09:01:03 gw dnsmasq[812]: 18 10.0.0.7/53212 query[A] nope.example from 10.0.0.7").observation)
+        XCTAssertTrue(feed("Nov  5 09:01:03 gw dnsmasq[812]: 18 10.0.0.7/53212 reply nope.example is NXDOMAIN").isIgnored)
+        let held = parser.finish()
+        XCTAssertEqual(held.count, 2)
+        let o = held[0]
         XCTAssertEqual(o.timestamp.rfc3339, "2026-11-05T09:01:02.000Z")
         XCTAssertEqual(o.host, "api.openai.com")
         XCTAssertEqual(o.clientPort, 53211)
-        XCTAssertEqual(o.dns?.type, "AAAA")
-        XCTAssertTrue(parseLine(f, "Nov  5 09:01:02 gw dnsmasq[812]: 17 10.0.0.7/53211 reply api.openai.com is 162.159.140.245").isIgnored)
-        XCTAssertTrue(parseLine(f, "Nov  5 09:01:02 gw dnsmasq-dhcp[812]: DHCPACK(eth0) 10.0.0.7").isIgnored)
+        XCTAssertEqual(o.dns, DNSInfo(type: "AAAA", rcode: "NOERROR", answers: ["2606:4700:4400::6812:2b2b"]))
+        XCTAssertEqual(held[1].dns, DNSInfo(type: "A", rcode: "NXDOMAIN", answers: []))
+    }
+
+    func testPendingQueriesAreBoundedAndComeOutInOrder() throws {
+        var parser = Dnsmasq(year: 2026).makeParser()
+        var out: [Observation] = []
+        for n in 0...Dnsmasq.maxPendingQueries {
+            let line = "Nov  5 09:01:02 dnsmasq[812]: query[A] host\(n).example from 10.0.0.7"
+            if let o = Array(line.utf8).withUnsafeBytes({ parser.parse($0, source: SourceRef(file: "t", position: .line(n + 1))) }).observation {
+                out.append(o)
+            }
+        }
+        XCTAssertEqual(out.map(\.host), ["host0.example"], "one over the limit lets the oldest out")
+        XCTAssertEqual(parser.finish().count, Dnsmasq.maxPendingQueries)
     }
 
     func testHostileLinesAreSkipped() throws {
