@@ -30,7 +30,8 @@ struct InputSource {
             var compression = Compression(magic: rawPrefix)
             var content: any ByteSource = PrefixedSource(prefix: rawPrefix, inner: raw)
             if let c = compression {
-                content = c.source(over: content)
+                // Inflate on a thread of its own, a few MB ahead of the parser.
+                content = ThreadedSource(c.source(over: content))
             }
             let prefix = try readPrefix(&content, count: sniffBytes)
             if compression == nil { rawPrefix = [] } else if prefix.isEmpty { compression = nil }

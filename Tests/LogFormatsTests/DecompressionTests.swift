@@ -124,3 +124,48 @@ final class DecompressionTests: XCTestCase {
         XCTAssertLessThan(out.count, 209_715_200)
     }
 }
+
+final class ThreadedSourceTests: XCTestCase {
+    /// A source that yields `total` bytes in odd-sized reads, then fails if asked to.
+    struct Counting: ByteSource {
+        var total: Int
+        var produced = 0
+        var failAtEnd: Bool
+        mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int {
+            if produced == total {
+                if failAtEnd { throw ByteSourceError("boom after \(total)") }
+                return 0
+            }
+            let n = min(buffer.count, total - produced, 7_777)
+            for i in 0..<n { buffer[i] = UInt8(truncatingIfNeeded: produced + i) }
+            produced += n
+            return n
+        }
+    }
+
+    func drain(_ source: inout some ByteSource) -> ([UInt8], ByteSourceError?) {
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 100_003)
+        while true {
+            let r = buffer.withUnsafeMutableBytes { b in Result { () throws(ByteSourceError) in try source.read(into: b) } }
+            switch r {
+            case .success(0): return (out, nil)
+            case .success(let n): out += buffer[0..<n]
+            case .failure(let e): return (out, e)
+            }
+        }
+    }
+
+    func testBytesArriveWholeAndInOrderThenTheErrorFollows() {
+        let total = 3 * ThreadedSource.chunkSize + 12_345
+        var ok = ThreadedSource(Counting(total: total, failAtEnd: false)) as any ByteSource
+        let (bytes, error) = drain(&ok)
+        XCTAssertNil(error)
+        XCTAssertEqual(bytes.count, total)
+        XCTAssertTrue(bytes.enumerated().allSatisfy { $0.element == UInt8(truncatingIfNeeded: $0.offset) })
+        var failing = ThreadedSource(Counting(total: total, failAtEnd: true)) as any ByteSource
+        let (partial, failure) = drain(&failing)
+        XCTAssertEqual(partial.count, total, "everything before the failure is delivered")
+        XCTAssertEqual(failure?.description, "boom after \(total)")
+    }
+}
