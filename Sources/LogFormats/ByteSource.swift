@@ -12,25 +12,14 @@ public struct ByteSourceError: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// An open file descriptor, after bytes already read from it to sniff the format.
+/// An open file descriptor.
 public struct FileDescriptorSource: ByteSource {
     let fd: Int32
-    private var prefix: [UInt8]
-    private var prefixOffset = 0
 
-    public init(fd: Int32, prefix: [UInt8] = []) {
-        self.fd = fd
-        self.prefix = prefix
-    }
+    public init(fd: Int32) { self.fd = fd }
 
     public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        if prefixOffset < prefix.count {
-            let n = min(buffer.count, prefix.count - prefixOffset)
-            prefix.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + prefixOffset, byteCount: n) }
-            prefixOffset += n
-            return n
-        }
         while true {
             let n = Glibc.read(fd, base, buffer.count)
             if n >= 0 { return n }

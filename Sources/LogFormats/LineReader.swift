@@ -20,7 +20,7 @@ public struct LineReader {
     /// Reads `fd` to its end, calling `body` with each line and its 1-based number. `prefix` holds
     /// bytes already read from `fd` (for sniffing) that come first.
     public static func forEachLine(fd: Int32, prefix: [UInt8] = [], _ body: (Line, Int) -> Void) throws(ReadError) {
-        var source = FileDescriptorSource(fd: fd, prefix: prefix)
+        var source = PrefixedSource(prefix: prefix, inner: FileDescriptorSource(fd: fd))
         try forEachLine(source: &source, body)
     }
 

@@ -16,7 +16,7 @@ public struct LogScanner {
 
     public func scan(fd: Int32, prefix: [UInt8], file: String, report: inout InputReport,
                      emit: (Observation) -> Void) {
-        var source = FileDescriptorSource(fd: fd, prefix: prefix)
+        var source = PrefixedSource(prefix: prefix, inner: FileDescriptorSource(fd: fd))
         scan(source: &source, file: file, report: &report, emit: emit)
     }
 

@@ -4,14 +4,7 @@ import ShadowScopeCore
 /// `event.id`: the first 32 hex digits of SHA-256 over rule, user, service and window, so a re-run
 /// over the same input raises the same ids and a SIEM can drop duplicates.
 public func alertID(_ a: Alert) -> String {
-    let digest = SHA256.hash(data: Array(a.idMaterial.utf8))
-    let hex = Array("0123456789abcdef".utf8)
-    var out = [UInt8]()
-    for b in digest.prefix(16) {
-        out.append(hex[Int(b >> 4)])
-        out.append(hex[Int(b & 0x0F)])
-    }
-    return String(decoding: out, as: UTF8.self)
+    hexString(SHA256.hash(data: Array(a.idMaterial.utf8)).prefix(16))
 }
 
 /// One alert as one NDJSON line with ECS 8 field names (dotted keys, as SIEM ingest pipelines accept).

@@ -37,23 +37,14 @@ public struct Pseudonymizer: Sendable {
 
     /// `u-` and the first 16 hex digits (64 bits) of HMAC-SHA256(key, name).
     public func pseudonym(_ name: String) -> String {
-        "u-" + String(Self.hex(HMAC<SHA256>.authenticationCode(for: Array(name.utf8), using: key)).prefix(16))
+        "u-" + String(hexString(HMAC<SHA256>.authenticationCode(for: Array(name.utf8), using: key)).prefix(16))
     }
 
     /// The full HMAC-SHA256 in hex, for tests against published vectors.
     public func fullHMAC(_ message: [UInt8]) -> String {
-        Self.hex(HMAC<SHA256>.authenticationCode(for: message, using: key))
+        hexString(HMAC<SHA256>.authenticationCode(for: message, using: key))
     }
 
-    private static func hex(_ mac: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in mac {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// The observation with its user and client address replaced, and the attribution's user.
     public func apply(_ o: inout Observation, _ a: inout Attribution) {
@@ -66,4 +57,15 @@ public struct Pseudonymizer: Sendable {
             o.clientName = o.clientName.map(pseudonym)
         }
     }
+}
+
+/// Lower-case hex of a digest or MAC.
+func hexString(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    for b in bytes {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
 }
