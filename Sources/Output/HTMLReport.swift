@@ -87,7 +87,7 @@ private struct Totals {
     var uploadCell: String {
         if connections == 0 { return "–" }
         if upUnknown == connections { return "unknown" }
-        return grouped(bytesUp) + (upUnknown > 0 ? " <span class=note>+ \(grouped(upUnknown)) unknown</span>" : "")
+        return grouped(bytesUp) + (upUnknown > 0 ? "<br><span class=note>+ \(grouped(upUnknown)) unknown</span>" : "")
     }
 
     /// Orders by upload, then connections, then look-ups (descending); ties keep the caller's order.
@@ -157,9 +157,11 @@ private struct HTMLPage {
             table { border-collapse: collapse; width: 100%; }
             th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
             th { font-size: 12px; color: var(--muted); font-weight: 600; white-space: nowrap; }
-            td { overflow-wrap: anywhere; }
-            td.name { min-width: 230px; }
-            td.barcell { width: 150px; }
+            td { overflow-wrap: break-word; }
+            section { overflow-x: auto; }
+            td.name { min-width: 180px; }
+            td.barcell { width: 110px; }
+            td.short { white-space: nowrap; }
             td.num, th.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
             tbody tr:nth-child(even) { background: #fafbfd; }
             code { font: 12px/1.4 ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
@@ -172,7 +174,8 @@ private struct HTMLPage {
             .sev-medium { background: var(--medium); color: #fff; }
             .sev-low { background: var(--low); color: #fff; }
             .evidence { margin: 2px 0 0; padding-left: 16px; color: var(--muted); }
-            .two { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+            .two { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; margin: 0 0 14px; }
+            svg.chart { width: 100%; height: auto; }
             svg text { font: 11px system-ui, sans-serif; fill: var(--muted); }
             footer { color: var(--muted); font-size: 12px; }
             @media print { body { background: #fff; } section { break-inside: avoid; } }
@@ -230,7 +233,7 @@ private struct HTMLPage {
     }
 
     /// A bar `value / max` of `width` pixels, as inline SVG.
-    func bar(_ value: Int64, of max: Int64, width: Int = 140) -> String {
+    func bar(_ value: Int64, of max: Int64, width: Int = 100) -> String {
         let w = max > 0 ? Int((Double(value) / Double(max) * Double(width)).rounded()) : 0
         return "<svg width=\"\(width)\" height=\"10\" role=\"img\" aria-label=\"\(humanBytes(value))\">"
             + "<rect width=\"\(width)\" height=\"10\" rx=\"2\" fill=\"#eef1f6\"/>"
@@ -259,8 +262,8 @@ private struct HTMLPage {
         let maxUp = order.compactMap { totals[$0]?.bytesUp }.max() ?? 0
         add("<section id=services><h2>Top services by upload</h2>")
         if order.isEmpty { add("<p>No AI service was seen.</p></section>"); return }
-        add("<table><thead><tr><th>Service</th><th>Tier</th><th>Approved</th><th class=num>Users</th><th class=num>Connections</th>"
-            + "<th class=num>DNS look-ups</th><th class=num>Bytes up</th><th></th><th class=num>Bytes down</th></tr></thead><tbody>")
+        add("<table><thead><tr><th>Service</th><th>Tier</th><th>Approved</th><th class=num>Users</th><th class=num title=\"connections\">Conn.</th>"
+            + "<th class=num title=\"DNS look-ups\">DNS</th><th class=num>Bytes up</th><th></th><th class=num>Bytes down</th></tr></thead><tbody>")
         var guessed = false
         for id in order.prefix(Self.maxTableRows) {
             guard let t = totals[id], let m = match[id] else { continue }
@@ -365,8 +368,10 @@ private struct HTMLPage {
         }
         let width = 1080, height = 230, left = 44, right = 8, top = 14, bottom = 34
         let plotW = width - left - right, plotH = height - top - bottom
-        let top0 = niceCeiling(max(hours.max() ?? 1, 1))
-        var svg = "<svg width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" "
+        // Four grid steps of a round size: 26 connections → steps of 10, axis to 40.
+        let peak = max(hours.max() ?? 1, 1)
+        let top0 = 4 * niceCeiling((peak + 3) / 4)
+        var svg = "<svg class=chart width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\" role=\"img\" "
             + "aria-label=\"Connections per UTC hour\">"
         for i in 0...4 {
             let v = top0 * Int64(i) / 4
@@ -443,7 +448,7 @@ private struct HTMLPage {
         for p in order.prefix(Self.maxTableRows) {
             guard let t = places[p] else { continue }
             let group = Region(country: p.country == "unknown" ? nil : p.country, how: p.how).group
-            add("<tr><td>\(htmlEscape(p.country))</td><td>\(groupName(group))</td><td>\(howName(p.how))</td>"
+            add("<tr><td class=short>\(htmlEscape(p.country))</td><td class=short>\(groupName(group))</td><td class=short>\(howName(p.how))</td>"
                 + "<td class=num>\(grouped(t.connections))</td><td class=num>\(grouped(t.lookups))</td><td class=num>\(t.uploadCell)</td>"
                 + "<td>\(htmlEscape((placeServices[p] ?? []).sorted().joined(separator: ", ")))</td></tr>")
         }

@@ -69,9 +69,9 @@ final class HTMLReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<tr><td class=name>OpenAI ChatGPT<br><span class=note>openai-chatgpt · chat-assistant</span></td>"
             + "<td>consumer<br><span class=\"tag guess\" title=\"the same host serves several tiers\">tier not visible in the name</span></td>"
             + "<td><span class=\"tag no\">not approved</span></td><td class=num>1</td><td class=num>3</td><td class=num>0</td>"
-            + "<td class=num>105,578 <span class=note>+ 1 unknown</span></td>"), html)
+            + "<td class=num>105,578<br><span class=note>+ 1 unknown</span></td>"), html)
         XCTAssertTrue(html.contains("<tr><td>alice</td><td>OpenAI ChatGPT</td><td>consumer</td><td><span class=\"tag no\">not approved</span></td>"
-            + "<td>US</td><td class=num>3</td><td class=num>105,578 <span class=note>+ 1 unknown</span></td><td class=num>30</td></tr>"))
+            + "<td>US</td><td class=num>3</td><td class=num>105,578<br><span class=note>+ 1 unknown</span></td><td class=num>30</td></tr>"))
     }
 
     /// Three connections at 12:10, 13:10 and 14:10 UTC: one bar each, labelled with its count.
@@ -85,7 +85,7 @@ final class HTMLReportTests: XCTestCase {
 
     func testRegionsCountEUAndNonEUAndSayHowKnown() {
         let html = render(aggregates())
-        XCTAssertTrue(html.contains("<tr><td>US</td><td>non-EU</td><td>GeoIP</td><td class=num>3</td><td class=num>0</td>"))
+        XCTAssertTrue(html.contains("<tr><td class=short>US</td><td class=short>non-EU</td><td class=short>GeoIP</td><td class=num>3</td><td class=num>0</td>"))
     }
 
     func testCreditLineOnlyWhenTheSummaryHasAttribution() {
