@@ -78,6 +78,11 @@ public struct JSONWriter {
         appendString(v)
     }
 
+    public mutating func value(_ v: Int64) {
+        separator()
+        bytes.append(contentsOf: String(v).utf8)
+    }
+
     private mutating func appendNull() { bytes.append(contentsOf: "null".utf8) }
 
     private mutating func appendString(_ s: String) {

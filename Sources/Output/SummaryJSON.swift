@@ -80,6 +80,10 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.endObject()
     }
     w.endArray()
+    // Connections per UTC hour of day, 0...23 (the report's chart); merged by adding.
+    w.beginArray("by_hour")
+    for n in aggregates.hours { w.value(n) }
+    w.endArray()
     w.beginArray("aggregates")
     for (k, v) in aggregates.sorted {
         w.beginObject()

@@ -44,6 +44,8 @@ public struct SummaryReader {
             r.notAnalyzed = i["not_analyzed"] as? [String: Int] ?? [:]
             inputs.append(r)
         }
+        // Summaries written before `by_hour` existed have none: their hours count as zero.
+        aggregates.addHourCounts(((root["by_hour"] as? [Int]) ?? []).map { Int64($0) })
         for (n, row) in ((root["aggregates"] as? [[String: Any]]) ?? []).enumerated() {
             guard let day = row["day"] as? String, let user = row["user"] as? String, let id = row["service_id"] as? String,
                   let region = row["region"] as? String, let first = (row["first_seen"] as? String).flatMap(Timestamp.init(rfc3339:)),

@@ -130,6 +130,9 @@ public struct ServiceMatchSummary: Sendable, Equatable {
 /// Aggregates per day × user × service × region. A monoid under `merge`.
 public struct Aggregates: Sendable {
     public private(set) var rows: [AggregateKey: AggregateValue] = [:]
+    /// Connections (not DNS look-ups) per UTC hour of day, 0...23, over all rows: the report's
+    /// "use by hour" chart. Kept apart from the rows so the row key stays day × user × service × region.
+    public private(set) var hours = [Int64](repeating: 0, count: 24)
     /// The last day formatted: consecutive records are nearly always on the same day.
     private var lastDay: (number: Int64, text: String) = (Int64.min, "")
 
@@ -163,6 +166,7 @@ public struct Aggregates: Sendable {
             v.connections = 1
             if let up = o.bytesUp { v.bytesUp = up } else { v.bytesUpUnknown = 1 }
             if let down = o.bytesDown { v.bytesDown = down } else { v.bytesDownUnknown = 1 }
+            self.hours[Int(floorMod(o.timestamp.seconds, 86_400) / 3600)] += 1  // the UTC hour
         }
         v.offHoursConnections = hours.isOffHours(o.timestamp) ? 1 : 0
         insert(key, v)
@@ -170,6 +174,12 @@ public struct Aggregates: Sendable {
 
     public mutating func merge(_ other: Aggregates) {
         for (k, v) in other.rows { insert(k, v) }
+        addHourCounts(other.hours)
+    }
+
+    /// Adds per-hour connection counts (from a summary being merged); entries past 23 are ignored.
+    public mutating func addHourCounts(_ counts: [Int64]) {
+        for (h, n) in counts.prefix(24).enumerated() { hours[h] += n }
     }
 
     /// Adds one row (from a summary being merged) to this aggregate.

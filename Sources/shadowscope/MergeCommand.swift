@@ -18,6 +18,9 @@ struct Merge: ParsableCommand {
     @Flag(help: "Print the merged summary as a text table on standard output.")
     var table = false
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML report of the merged summary to FILE (summaries keep no alerts).", valueName: "FILE"))
+    var report: String?
+
     func run() throws {
         var inputs: [InputReport] = []
         var aggregates = Aggregates()
@@ -43,7 +46,7 @@ struct Merge: ParsableCommand {
         }
         let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: geoip, hours: BusinessHours(),
                                      policySource: policySource ?? Policy().source)
-        if let path = summary ?? (table ? nil : "-") {
+        if let path = summary ?? (table || report == "-" ? nil : "-") {
             do {
                 let out = try OutputFile(path: path)
                 out.write(summaryJSON(inputs: inputs, aggregates: aggregates, context: context))
@@ -54,5 +57,16 @@ struct Merge: ParsableCommand {
             }
         }
         if table { print(summaryTable(aggregates, geoAttribution: geoip?.attribution), terminator: "") }
+        // --report: the HTML page for people; alerts are not in summaries, so it says so.
+        if let report {
+            do {
+                let out = try OutputFile(path: report)
+                out.write(htmlReport(inputs: inputs, aggregates: aggregates, alerts: nil, context: context))
+                out.close()
+            } catch {
+                printError(error.description)
+                throw ExitCode(Exit.usage)
+            }
+        }
     }
 }

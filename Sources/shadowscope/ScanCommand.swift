@@ -42,6 +42,9 @@ struct Scan: ParsableCommand {
     @Flag(help: "Print the summary as a text table on standard output instead of JSON (use --summary FILE to keep the JSON too).")
     var table = false
 
+    @Option(help: ArgumentHelp("Write a self-contained HTML report (services, users, hours, regions, alerts, inputs) to FILE.", valueName: "FILE"))
+    var report: String?
+
     @Option(help: ArgumentHelp("Signature catalog directory (default: the bundled signatures/).", valueName: "DIR"))
     var signatures: String?
 
@@ -64,8 +67,8 @@ struct Scan: ParsableCommand {
         if logformat != nil && format != "squid" {
             throw ValidationError("--logformat needs --format squid")
         }
-        if [observations, summary, alerts].filter({ $0 == "-" }).count + (table ? 1 : 0) > 1 {
-            throw ValidationError("only one of --observations -, --summary -, --alerts - and --table can use standard output")
+        if [observations, summary, alerts, report].filter({ $0 == "-" }).count + (table ? 1 : 0) > 1 {
+            throw ValidationError("only one of --observations -, --summary -, --alerts -, --report - and --table can use standard output")
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
@@ -134,10 +137,12 @@ struct Scan: ParsableCommand {
         let observationOut: OutputFile?
         let summaryOut: OutputFile?
         let alertOut: OutputFile?
+        let reportOut: OutputFile?
         do {
+            reportOut = try report.map { path throws(ConfigurationError) in try OutputFile(path: path) }
             observationOut = try observations.map { path throws(ConfigurationError) in try OutputFile(path: path) }
             alertOut = try alerts.map { path throws(ConfigurationError) in try OutputFile(path: path) }
-            let stdoutTaken = observations == "-" || alerts == "-" || table
+            let stdoutTaken = observations == "-" || alerts == "-" || report == "-" || table
             summaryOut = try (summary ?? (stdoutTaken ? nil : "-")).map { path throws(ConfigurationError) in try OutputFile(path: path) }
         } catch {
             printError(error.description)
@@ -177,6 +182,9 @@ struct Scan: ParsableCommand {
         summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
+        // --report: the HTML page for people, from the same figures and alerts.
+        reportOut?.write(htmlReport(inputs: reports, aggregates: aggregates, alerts: alerts, context: context))
+        reportOut?.close()
         if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
     }
 

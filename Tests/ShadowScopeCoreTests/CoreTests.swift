@@ -130,8 +130,24 @@ final class AggregatesTests: XCTestCase {
             var merged = Aggregates()
             for p in parts.shuffled() { merged.merge(p) }
             XCTAssertEqual(merged.rows, whole.rows)
+            XCTAssertEqual(merged.hours, whole.hours)
         }
         XCTAssertEqual(whole.rows.count, Set(observations.filter { $0.host != "www.example.org" }.map { "\($0.timestamp.day)|\($0.user!)" }).count)
+    }
+
+    /// Observations an hour apart from 2026-11-25T12:10:02Z: every UTC hour gets its share.
+    func testHourHistogramCountsConnectionsPerUTCHourForTheReport() {
+        let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        var a = Aggregates()
+        for i in 0..<48 {
+            let o = observation(i, up: 1)
+            a.add(o, attributor.attribute(o), hours: BusinessHours(), approved: [])
+        }
+        // Hosts of i % 3 == 0 are not in the catalog; hour (12 + i) % 24.
+        var expected = [Int64](repeating: 0, count: 24)
+        for i in 0..<48 where i % 3 != 0 { expected[(12 + i) % 24] += 1 }
+        XCTAssertEqual(a.hours, expected)
+        XCTAssertEqual(a.hours.reduce(0, +), a.rows.values.reduce(0) { $0 + $1.connections })
     }
 }
 
@@ -156,6 +172,7 @@ final class LookupsTests: XCTestCase {
         XCTAssertEqual(row?.lookups, 1)
         XCTAssertEqual(row?.bytesUp, 700)
         XCTAssertEqual(row?.bytesDown, 5_000, "the DNS response's 84 bytes are not the service's")
+        XCTAssertEqual(a.hours, [1] + [Int64](repeating: 0, count: 23), "the hour chart counts the connection, not the look-up")
     }
 }
 
