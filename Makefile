@@ -50,15 +50,22 @@ release: deps
 check-signatures: release
 	$(RELEASE_BIN) signatures check signatures
 
+# Packages only the tests need: the real compressors (round-trip tests) and Chromium (the HTML report is rendered).
+TEST_APT_PACKAGES := chromium gzip zstd bzip2 xz-utils
 test: setup
+	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
 	$(SWIFT) build
 	.build/debug/shadowscope signatures check signatures
 	$(SWIFT) test --disable-swift-testing
 
 demo: setup release
-	@echo "== shadowscope scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson $(DEMO_INPUTS)" >&2
-	@$(RELEASE_BIN) scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson $(DEMO_INPUTS)
-	@echo "The JSON summary is in .cache/demo-summary.json, the alerts (ECS NDJSON) in .cache/demo-alerts.ndjson" >&2
+	@echo "== shadowscope scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson --report .cache/demo-report.html $(DEMO_INPUTS)" >&2
+	@$(RELEASE_BIN) scan --table --policy fixtures/policy.yaml --summary .cache/demo-summary.json --alerts .cache/demo-alerts.ndjson --report .cache/demo-report.html $(DEMO_INPUTS)
+	@echo "The JSON summary is in .cache/demo-summary.json, the alerts (ECS NDJSON) in .cache/demo-alerts.ndjson, the HTML report in .cache/demo-report.html" >&2
 
 # Benchmarks: release build, generated inputs (never committed), figures printed in one run.
 # BENCH_LOG_BYTES sets the generated Squid log's size (default 2 GB; data in bench-data/, git-ignored).
