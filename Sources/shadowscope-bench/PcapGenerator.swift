@@ -173,9 +173,11 @@ struct PcapGenerator: ParsableCommand {
 
         var rng = SplitMix64(seed: seed)
         func uniform() -> Double { Double(rng.next() >> 11) / Double(1 << 53) }
-        // Client addresses: 10.0.0.0/8 through a bijection of the index; ports from a per-client base, unique per flow.
+        // Client addresses: 10.0.0.0/8 through a bijection of the index. Client ports: Linux's ephemeral
+        // range (32768-60999, clear of 53 and 5353, which scanners take for DNS), from a per-client base,
+        // unique per flow.
         let clientAddress = (0..<clients).map { UInt32(0x0A00_0000) | (UInt32($0 + 1) &* 0x9E3779 & 0xFF_FFFF) }
-        var clientNextPort = (0..<clients).map { _ in UInt16(1024 + rng.next() % 64_000) }
+        var clientNextPort = (0..<clients).map { _ in UInt16(32_768 + rng.next() % 28_232) }
         var clientFlows = [Int](repeating: 0, count: clients)
         let serverAddress = (0..<servers).map { UInt32(0xC612_0000) | (UInt32($0 + 1) &* 40_503 & 0x1_FFFF) }  // 198.18.0.0/15
         let resolvers = (1...8).map { UInt32(0xC613_FF00) | UInt32($0) }  // 198.19.255.1-8
@@ -220,10 +222,10 @@ struct PcapGenerator: ParsableCommand {
                 let pool = byKind[kind.rawValue]
                 let sf = pool[Int(rng.next() % UInt64(pool.count))]
                 var c = Int(rng.next() % UInt64(clients))
-                while clientFlows[c] >= 64_000 { c = (c + 1) % clients }  // every port of this client used
+                while clientFlows[c] >= 28_232 { c = (c + 1) % clients }  // every port of this client used
                 clientFlows[c] += 1
                 let port = clientNextPort[c]
-                clientNextPort[c] = port >= 65_023 ? 1024 : port + 1
+                clientNextPort[c] = port >= 60_999 ? 32_768 : port + 1
                 let server = kind == .dns ? resolvers[Int(rng.next() % 8)] : serverAddress[Int(Double(servers) * uniform() * uniform())]
                 let keep = kind == .dns ? sf.packets.count : sf.keep(budget: budget)
                 if keep < sf.packets.count { cut += 1 }
