@@ -41,7 +41,7 @@ let package = Package(
         // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target.
         .target(name: "TestSupport", path: "Tests/TestSupport"),        // Benchmarks and generators for `make bench` (release build; generated data is never committed).
         .executableTarget(name: "shadowscope-bench", dependencies: [
-            "ShadowScopeCore", "Signatures",
+            "ShadowScopeCore", "Signatures", "PacketDecoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

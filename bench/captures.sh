@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Capture benchmark: a generated pcap that replays the real seed flows (../shared/bench/seeds; by flow
+# count 60% DNS, 37% TLS, 1.5% HTTP, 1.5% QUIC, many flows interleaved), our scan on one core and on two
+# (--jobs parallelises across files: the capture split in two with editcap) against ndpiReader, tshark
+# extracting SNIs and the libpcap read floor (tcpdump), in one run. Page cache warm (one untimed read
+# first); the best wall time of RUNS runs is reported, with the largest peak RSS (`/usr/bin/time -v`).
+# Usage: bench/captures.sh [SIZE_BYTES] [FLOWS]   (data goes to bench-data/, never committed)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-1000000000}
+FLOWS=${2:-1000000}
+RUNS=${RUNS:-3}
+DATA=bench-data
+BIN=.build/release/shadowscope
+mkdir -p "$DATA"
+CAP=$DATA/capture-$SIZE-$FLOWS.pcap
+[ -s "$CAP" ] || .build/release/shadowscope-bench gen-pcap --bytes "$SIZE" --flows "$FLOWS" --output "$CAP" > "$CAP.txt"
+packets=$(capinfos -M -c "$CAP" | awk '/Number of packets/ { print $NF }')
+HALF=${CAP%.pcap}-half
+ls "$HALF"_*.pcap > /dev/null 2>&1 || editcap -c $(( (packets + 1) / 2 )) "$CAP" "$HALF.pcap"
+halves=("$HALF"_*.pcap)
+bytes=$(stat -c %s "$CAP")
+cat "$CAP" "${halves[@]}" > /dev/null
+TIMING=$(mktemp)
+trap 'rm -f "$TIMING"' EXIT
+
+best() {  # "seconds peak_rss_kB": best wall time and largest peak RSS of RUNS runs of "$@"
+  local b=999999 m=0
+  for _ in $(seq "$RUNS"); do
+    local s e r
+    s=$(date +%s.%N); /usr/bin/time -v -o "$TIMING" "$@" > /dev/null 2>&1; e=$(date +%s.%N)
+    r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TIMING")
+    b=$(echo "$e - $s" | bc -l | awk -v b="$b" '{ print ($1 < b) ? $1 : b }')
+    m=$(( r > m ? r : m ))
+  done
+  echo "$b $m"
+}
+ours=
+row() {  # name "seconds rss_kB"; the first row is ours on one core; "x ours": speed relative to it
+  set -- "$1" $2
+  [ -n "$ours" ] || ours=$2
+  awk -v n="$1" -v s="$2" -v r="$3" -v o="$ours" -v B="$bytes" -v P="$packets" \
+    'BEGIN { printf "%-44s %7.2f s %8.1f MB/s %6.2f M packets/s %7.0f MB peak RSS %6.2fx ours\n", n, s, B / s / 1e6, P / s / 1e6, r / 1024, o / s }'
+}
+echo "input: $CAP, $bytes bytes, $packets packets; $(tail -1 "$CAP.txt" | sed 's/^gen-pcap: [^:]*: [^,]*, [^,]*, //')"
+echo "$(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2); best of $RUNS, page cache warm"
+row "shadowscope scan --jobs 1"                   "$(best $BIN scan --jobs 1 --summary /dev/null "$CAP")"
+row "shadowscope scan --jobs 2 (2 halves)"        "$(best $BIN scan --jobs 2 --summary /dev/null "${halves[@]}")"
+row "ndpiReader -q -i (nDPI)"                     "$(best ndpiReader -q -i "$CAP")"
+row "tshark: SNIs of ClientHellos"                "$(best tshark -r "$CAP" -Y 'tls.handshake.type==1' -T fields -e tls.handshake.extensions_server_name)"
+row "tcpdump -r -w /dev/null (libpcap floor)"     "$(best tcpdump -r "$CAP" -w /dev/null)"
+$BIN scan --jobs 1 --summary "$CAP.summary.json" "$CAP" > /dev/null
+echo "check: generated $(tail -1 "$CAP.txt" | sed "s/^gen-pcap: [^:]*: [^,]*, [^,]*, //;s/;.*//"); our scan: $(grep -o '"observations": [0-9]*' "$CAP.summary.json" | tr -d '"'), caps hit $(tr -d ' \n' < "$CAP.summary.json" | grep -o '"caps_hit":{[^}]*}' | sed 's/"caps_hit"://')"
