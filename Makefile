@@ -70,12 +70,18 @@ demo: setup release
 # Benchmarks: release build, generated inputs (never committed), figures printed in one run.
 # BENCH_LOG_BYTES sets the generated Squid log's size (default 2 GB; data in bench-data/, git-ignored).
 BENCH_LOG_BYTES ?= 2000000000
+# BENCH_CAPTURE_BYTES / BENCH_CAPTURE_FLOWS set the generated capture (defaults 1 GB, 1 M flows; replays ../shared/bench/seeds).
+BENCH_CAPTURE_BYTES ?= 1000000000
+BENCH_CAPTURE_FLOWS ?= 1000000
 bench: setup
 	@command -v igzip >/dev/null && command -v rg >/dev/null && command -v mawk >/dev/null && command -v bc >/dev/null || \
 	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq isal ripgrep mawk bc; }
+	@command -v ndpiReader >/dev/null && command -v tshark >/dev/null && command -v tcpdump >/dev/null && [ -x /usr/bin/time ] || \
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libndpi-bin tshark tcpdump time; }
 	$(SWIFT) build -c release
 	.build/release/shadowscope-bench matcher --signatures signatures
 	bench/logs.sh $(BENCH_LOG_BYTES)
+	bench/captures.sh $(BENCH_CAPTURE_BYTES) $(BENCH_CAPTURE_FLOWS)
 
 clean:
 	rm -rf .build

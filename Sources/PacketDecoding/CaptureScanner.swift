@@ -53,9 +53,16 @@ public struct CaptureScanner {
                         table.add(ip, tcp, ts: ts, frame: frame, report: &report, finished: finished)
                     case 17:
                         let udp = try UDPDatagram.decode(ip.payload, ipPayloadLength: ip.transportLength)
-                        if udp.sourcePort == 53 || udp.destinationPort == 53 || udp.sourcePort == 5353 || udp.destinationPort == 5353 {
-                            let m = try DNSMessage.parse(udp.payload)
-                            dns.add(m, ip: ip, udp: udp, ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
+                        let dnsPort = udp.sourcePort == 53 || udp.destinationPort == 53
+                        let mdnsPort = udp.sourcePort == 5353 || udp.destinationPort == 5353
+                        if dnsPort || mdnsPort {
+                            do {
+                                let m = try DNSMessage.parse(udp.payload)
+                                dns.add(m, ip: ip, udp: udp, ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
+                            } catch where !dnsPort {
+                                // 5353 is also an ephemeral port: what is not mDNS may be QUIC.
+                                table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: finished)
+                            }
                         } else {
                             table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: finished)
                         }

@@ -120,3 +120,31 @@ final class DNSAnswerFixtureTests: XCTestCase {
         XCTAssertEqual(dns.source.position, .frame(2))
     }
 }
+
+final class MDNSPortTests: XCTestCase {
+    /// A QUIC client whose ephemeral port happens to be 5353 (mDNS) is still read as QUIC: the
+    /// aioquic seed with its first flow's client port rewritten to 5353 (UDP checksums are not checked).
+    func testQUICFromPort5353IsNotMistakenForMDNS() throws {
+        let reader = try PcapReader(path: TestPaths.seed("quic-aioquic.pcap"))
+        var file: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0]
+        func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8((v >> 24) & 0xFF)] }
+        while case .packet(let ts, let bytes, let length) = reader.next() {
+            var frame = Array(bytes)
+            // Ethernet (14) + IPv4 (20): UDP ports at 34 and 36. The first flow's client port is 48129.
+            for offset in [34, 36] where frame.count > offset + 1 && Int(frame[offset]) << 8 | Int(frame[offset + 1]) == 48129 {
+                frame[offset] = 0x14
+                frame[offset + 1] = 0xE9  // 5353
+            }
+            file += le32(Int(ts.seconds)) + le32(Int(ts.microseconds % 1_000_000)) + le32(frame.count) + le32(length) + frame
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("quic-5353-\(UUID()).pcap").path
+        try Data(file).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let (observations, report) = try scan(path)
+        XCTAssertEqual(report.skipped, 0, "\(report.skippedSamples)")
+        XCTAssertEqual(observations.first?.clientPort, 5353)
+        XCTAssertEqual(observations.first?.host, "chatgpt.com")
+        XCTAssertEqual(observations.first?.hostSource, .quicSNI)
+        XCTAssertEqual(observations.count, 10)
+    }
+}
