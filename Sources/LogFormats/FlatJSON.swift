@@ -323,3 +323,19 @@ func jsonCount(_ v: JSONScalar?, _ name: String) -> Result<Int64?, SkipReason> {
     guard case .number(let b) = v, let n = parseInt(b) else { return .failure(SkipReason("\(name) \(jsonShown(v)) is not a count")) }
     return .success(n)
 }
+
+/// An HTTP record's Host (`host:port` allowed) and URL or URI: host (`http-host`, from the URL when
+/// Host is absent) and path without query. Shared by the Zeek and Suricata JSON readers.
+func applyHTTPHostAndURL(host: JSONScalar?, url: JSONScalar?, to o: inout Observation) {
+    if case .string(let b, let escaped)? = host {
+        let bytes = jsonStringBytes(b, escaped: escaped)
+        if let (h, _) = bytes.withUnsafeBytes({ splitHostPort($0[...]) }) { o.host = h; o.hostSource = .httpHost }
+    }
+    if case .string(let b, let escaped)? = url {
+        let bytes = jsonStringBytes(b, escaped: escaped)
+        if let parsed = bytes.withUnsafeBytes({ parseURL($0) }) {
+            o.urlPath = parsed.path
+            if o.host == nil, let h = parsed.host { o.host = h; o.hostSource = .httpHost }
+        }
+    }
+}

@@ -206,17 +206,7 @@ public struct SuricataEve: LogFormat {
             if let host = jsonHost(f.sni) { o.host = host; o.hostSource = eventType == "tls" ? .tlsSNI : .quicSNI }
             if o.transport == nil { o.transport = eventType == "tls" ? .tcp : .udp }
         case "http":
-            if case .string(let b, let escaped)? = f.hostname {
-                let bytes = jsonStringBytes(b, escaped: escaped)
-                if let (host, _) = bytes.withUnsafeBytes({ splitHostPort($0[...]) }) { o.host = host; o.hostSource = .httpHost }
-            }
-            if case .string(let b, let escaped)? = f.url {
-                let bytes = jsonStringBytes(b, escaped: escaped)
-                if let parsed = bytes.withUnsafeBytes({ parseURL($0) }) {
-                    o.urlPath = parsed.path
-                    if o.host == nil, let host = parsed.host { o.host = host; o.hostSource = .httpHost }
-                }
-            }
+            applyHTTPHostAndURL(host: f.hostname, url: f.url, to: &o)
             o.method = jsonText(f.method)
             if let s = f.status {
                 guard let b = jsonNumberBytes(s), let n = parseInt(b), n <= 999 else { return .skipped("http.status \(jsonShown(s)) is not an HTTP status") }

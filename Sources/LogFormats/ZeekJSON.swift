@@ -162,18 +162,7 @@ public struct ZeekJSON: StatelessLogFormat {
                 }
             }
         case .http:
-            if case .string(let b, let escaped)? = f.host {
-                let bytes = jsonStringBytes(b, escaped: escaped)
-                let parsed = bytes.withUnsafeBytes { splitHostPort($0[...]) }
-                if let (host, _) = parsed { o.host = host; o.hostSource = .httpHost }
-            }
-            if case .string(let b, let escaped)? = f.uri {
-                let bytes = jsonStringBytes(b, escaped: escaped)
-                if let parsed = bytes.withUnsafeBytes({ parseURL($0) }) {
-                    o.urlPath = parsed.path
-                    if o.host == nil, let host = parsed.host { o.host = host; o.hostSource = .httpHost }
-                }
-            }
+            applyHTTPHostAndURL(host: f.host, url: f.uri, to: &o)
             o.method = jsonText(f.method)
             if let s = f.statusCode {
                 guard case .number(let b) = s, let n = parseInt(b), n <= 999 else { return .skipped("status_code \(jsonShown(s)) is not an HTTP status") }
