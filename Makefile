@@ -4,7 +4,7 @@ SWIFT ?= swift
 export PATH := $(PATH):/opt/swift/usr/bin
 
 # Debian packages the build links against.
-APT_PACKAGES := libpcap-dev libmaxminddb-dev libisal-dev libzstd-dev libbz2-dev liblzma-dev pkg-config
+APT_PACKAGES := libpcap-dev libmaxminddb-dev libisal-dev libzstd-dev libbz2-dev liblzma-dev libsqlite3-dev pkg-config
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 # The default GeoIP database: DB-IP City Lite (CC BY 4.0), shipped inside a PyPI wheel.

@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (libpcap-dev, libmaxminddb-dev).
@@ -33,8 +34,10 @@ let package = Package(
         .target(name: "LogFormats", dependencies: ["ShadowScopeCore", "CISAL", "CZstd", "CBzip2", "CLZMA"]),
         .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
         .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
+        // `--state DIR`: history, raised alert ids, capture checkpoints (SQLite through GRDB, libsqlite3-dev).
+        .target(name: "StateStore", dependencies: ["ShadowScopeCore", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(name: "shadowscope", dependencies: [
-            "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output",
+            "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output", "StateStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -51,6 +54,7 @@ let package = Package(
         .testTarget(name: "LogFormatsTests", dependencies: ["LogFormats", "TestSupport"]),
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "TestSupport"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "TestSupport"]),
+        .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
     ]
 )

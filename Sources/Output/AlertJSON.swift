@@ -34,3 +34,8 @@ public func writeAlert(_ a: Alert, into w: inout JSONWriter) {
     w.endArray()
     w.endObject()
 }
+
+/// SHA-256 of `bytes` as lower-case hex: a stable key for an input in the state database.
+public func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
+    hexString(SHA256.hash(data: Array(bytes)))
+}

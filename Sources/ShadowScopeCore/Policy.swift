@@ -14,6 +14,8 @@ public struct Policy: Sendable {
     public var largeUploadConnectionBytes: Int64 = 50 << 20
     /// One user's day uploading more than this to one service raises `large-upload-day`.
     public var largeUploadDayBytes: Int64 = 200 << 20
+    /// When a user's day is far above that user's own earlier days (`unusual-upload`).
+    public var unusualUpload = UnusualUploadPolicy()
     /// Where the policy came from, for the summary.
     public var source: String = "built-in default (nothing approved)"
 

@@ -20,6 +20,29 @@ public struct Alert: Sendable, Equatable {
     public var windowEnd: Timestamp
     public var evidence: [String]
 
+    public init(ruleID: String, ruleName: String, severity: Int, message: String, user: String, sourceIP: String? = nil,
+                destinationDomain: String? = nil, destinationIP: String? = nil, country: String? = nil, uploadBytes: Int64? = nil,
+                downloadBytes: Int64? = nil, serviceID: String, vendor: String, tier: String, windowStart: Timestamp,
+                windowEnd: Timestamp, evidence: [String]) {
+        self.ruleID = ruleID
+        self.ruleName = ruleName
+        self.severity = severity
+        self.message = message
+        self.user = user
+        self.sourceIP = sourceIP
+        self.destinationDomain = destinationDomain
+        self.destinationIP = destinationIP
+        self.country = country
+        self.uploadBytes = uploadBytes
+        self.downloadBytes = downloadBytes
+        self.serviceID = serviceID
+        self.vendor = vendor
+        self.tier = tier
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.evidence = evidence
+    }
+
     /// Rule, user, service and window: what makes two alerts the same alert.
     public var idMaterial: String {
         "\(ruleID)|\(user)|\(serviceID)|\(windowStart.microseconds)|\(windowEnd.microseconds)"
@@ -95,6 +118,65 @@ public struct Rules: Sendable {
                 alerts.append(alert("region-not-allowed", "Data sent to a region outside the allowed ones", Severity.medium,
                                     "\(k.user) sent data to \(what) in \(v.country ?? "?") (\(v.how.rawValue)) on \(k.day); allowed: \(policy.allowedRegions.sorted().joined(separator: ", "))"))
             }
+        }
+        return alerts
+    }
+
+    /// The rules that compare with the past. `past` holds what came before this input (from
+    /// `--state`, without this input's own earlier contribution); this input's earlier days count as
+    /// history for its later ones. `firstSeen` is raised only when `past` is the organisation's
+    /// history (`--state`): without it every service of the input would look new.
+    public func check(_ aggregates: Aggregates, past: UsageHistory, firstSeen: Bool) -> [Alert] {
+        var history = past
+        history.add(aggregates)
+        var alerts: [Alert] = []
+        // unusual-upload: one user's day, all AI services together, against that user's own days.
+        var dayTotals: [String: [String: (bytes: Int64, top: (key: AggregateKey, value: AggregateValue)?)]] = [:]
+        for (k, v) in aggregates.sorted where !v.weakOnly && v.connections > 0 {
+            var entry = dayTotals[k.user, default: [:]][k.day] ?? (0, nil)
+            entry.bytes += v.bytesUp
+            if v.bytesUp > entry.top?.value.bytesUp ?? -1 { entry.top = (k, v) }
+            dayTotals[k.user, default: [:]][k.day] = entry
+        }
+        let u = policy.unusualUpload
+        for user in dayTotals.keys.sorted() {
+            for (day, entry) in dayTotals[user, default: [:]].sorted(by: { $0.key < $1.key }) {
+                guard entry.bytes >= u.minBytes, let top = entry.top, let from = shiftDay(day, by: -u.lookbackDays) else { continue }
+                let days = history.coveredDays.filter { $0 >= from && $0 < day }
+                guard days.count >= u.minHistoryDays else { continue }
+                let values = days.map { history.uploads[user]?[$0] ?? 0 }
+                let m = UploadStatistics.median(values)
+                let threshold = m + u.factor * UploadStatistics.spread(values, median: m)
+                guard Double(entry.bytes) > threshold else { continue }
+                guard let start = Timestamp(rfc3339: day + "T00:00:00Z") else { continue }
+                let v = top.value
+                alerts.append(Alert(
+                    ruleID: "unusual-upload", ruleName: "Unusual upload volume for this user", severity: Severity.medium,
+                    message: "\(user) uploaded \(entry.bytes) bytes to AI services on \(day), above \(Int64(threshold)) (median \(Int64(m)) of \(days.count) earlier days); most to \(v.match.vendor) \(v.match.service) (\(v.match.tier))",
+                    user: user, sourceIP: nil, destinationDomain: nil, destinationIP: nil, country: v.country,
+                    uploadBytes: entry.bytes, downloadBytes: nil, serviceID: top.key.serviceID, vendor: v.match.vendor,
+                    tier: v.match.tier, windowStart: start, windowEnd: Timestamp(microseconds: start.microseconds + 86_400_000_000),
+                    evidence: v.evidence))
+            }
+        }
+        guard firstSeen else { return alerts }
+        // first-seen: a service this input uses that the organisation's history has not seen before.
+        var earliest: [String: (key: AggregateKey, value: AggregateValue)] = [:]
+        for (k, v) in aggregates.sorted where !v.weakOnly {
+            if let e = earliest[k.serviceID], (e.value.firstSeen.microseconds, e.key.user) <= (v.firstSeen.microseconds, k.user) { continue }
+            earliest[k.serviceID] = (k, v)
+        }
+        for (id, row) in earliest.sorted(by: { $0.key < $1.key }) {
+            if let known = past.firstSeen[id], known.at.microseconds <= row.value.firstSeen.microseconds { continue }
+            let v = row.value
+            guard let start = Timestamp(rfc3339: row.key.day + "T00:00:00Z") else { continue }
+            alerts.append(Alert(
+                ruleID: "first-seen", ruleName: "AI service seen for the first time in the organisation", severity: Severity.low,
+                message: "\(v.match.vendor) \(v.match.service) (\(v.match.tier)) was used for the first time in the organisation, by \(row.key.user) at \(v.firstSeen.rfc3339)",
+                user: row.key.user, sourceIP: nil, destinationDomain: nil, destinationIP: nil, country: v.country,
+                uploadBytes: nil, downloadBytes: nil, serviceID: id, vendor: v.match.vendor, tier: v.match.tier,
+                windowStart: start, windowEnd: Timestamp(microseconds: start.microseconds + 86_400_000_000),
+                evidence: v.evidence))
         }
         return alerts
     }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 /// A point in time as microseconds since the Unix epoch, UTC. Formatting is done by hand
 /// (civil-from-days) because it runs once per output record.
 public struct Timestamp: Hashable, Comparable, Sendable {
@@ -7,6 +10,13 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     public init(seconds: Int64, microseconds: Int64 = 0) { self.microseconds = seconds &* 1_000_000 &+ microseconds }
 
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microseconds < b.microseconds }
+
+    /// The wall clock, for "when was this recorded" (never for what a record says happened).
+    public static var now: Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(seconds: Int64(ts.tv_sec), microseconds: Int64(ts.tv_nsec / 1000))
+    }
 
     public var seconds: Int64 { floorDiv(microseconds, 1_000_000) }
 

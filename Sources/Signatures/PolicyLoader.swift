@@ -11,6 +11,7 @@ import Yams
 /// allowed_regions: [EU, US]              # country codes or EU (the EU/EEA)
 /// business_hours: { start: 8, end: 18, days: [mon, tue, wed, thu, fri], time_zone: Europe/Berlin }
 /// thresholds: { upload_connection_bytes: 52428800, upload_day_bytes: 209715200 }
+/// unusual_upload: { factor: 3, min_bytes: 10485760, min_history_days: 5, lookback_days: 30 }
 /// ```
 public enum PolicyLoader {
     public static func load(path: String, catalog: Catalog) throws(CatalogErrors) -> Policy {
@@ -108,8 +109,21 @@ public enum PolicyLoader {
                     default: fail(tk, "unknown key '\(tk.string ?? "")' in thresholds (allowed: upload_connection_bytes, upload_day_bytes)")
                     }
                 }
+            case "unusual_upload":
+                guard case .mapping(let u) = v else { fail(v, "unusual_upload must be a mapping"); continue }
+                for (uk, uv) in u {
+                    switch uk.string ?? "" {
+                    case "factor":
+                        guard let f = uv.float, f > 0, f <= 1000 else { fail(uv, "'factor' must be a number in 0...1000"); continue }
+                        policy.unusualUpload.factor = f
+                    case "min_bytes": if let n = int(uv, "min_bytes", 0...Int64.max) { policy.unusualUpload.minBytes = n }
+                    case "min_history_days": if let n = int(uv, "min_history_days", 1...366) { policy.unusualUpload.minHistoryDays = Int(n) }
+                    case "lookback_days": if let n = int(uv, "lookback_days", 1...366) { policy.unusualUpload.lookbackDays = Int(n) }
+                    default: fail(uk, "unknown key '\(uk.string ?? "")' in unusual_upload (allowed: factor, min_bytes, min_history_days, lookback_days)")
+                    }
+                }
             default:
-                fail(k, "unknown key '\(key)' (allowed: approved_services, approved_tiers, approved_vendors, allowed_regions, business_hours, thresholds)")
+                fail(k, "unknown key '\(key)' (allowed: approved_services, approved_tiers, approved_vendors, allowed_regions, business_hours, thresholds, unusual_upload)")
             }
         }
         if policy.hours.endHour <= policy.hours.startHour {

@@ -6,6 +6,7 @@ import Output
 import PacketDecoding
 import ShadowScopeCore
 import Signatures
+import StateStore
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +39,9 @@ struct Scan: ParsableCommand {
 
     @Option(help: ArgumentHelp("Policy YAML: approved services and tiers, allowed regions, business hours and time zone, upload thresholds (default: nothing approved).", valueName: "FILE"))
     var policy: String?
+
+    @Option(help: ArgumentHelp("Keep history and raised alert ids in DIR/state.sqlite: enables unusual-upload against earlier days and first-seen, and an alert id already raised is not raised again. Created mode 0700.", valueName: "DIR"))
+    var state: String?
 
     @Flag(help: "Print the summary as a text table on standard output instead of JSON (use --summary FILE to keep the JSON too).")
     var table = false
@@ -72,6 +76,36 @@ struct Scan: ParsableCommand {
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
+    }
+
+    /// The rules that need the past, then `--state`: each input's contribution replaces its earlier
+    /// one, and alerts whose id was already raised are dropped. Without `--state` the past is only
+    /// the input's own earlier days and first-seen is not judged. Alerts come out once per id.
+    func applyState(_ results: [FileResult], aggregates: Aggregates, alerts: [Alert], rules: Rules) throws(ConfigurationError) -> [Alert] {
+        var all = alerts
+        var seen = Set<String>()
+        guard let state else {
+            all += rules.check(aggregates, past: UsageHistory(), firstSeen: false)
+            return all.filter { seen.insert(alertID($0)).inserted }
+        }
+        do {
+            let db = try StateDatabase(directory: state)
+            let keyed = results.filter { $0.report.error == nil }.map { (stateKey(for: $0.report.file, aggregates: $0.aggregates), $0.aggregates) }
+            let past = try db.history(excluding: Set(keyed.map(\.0)))
+            all += rules.check(aggregates, past: past, firstSeen: true)
+            all = all.filter { seen.insert(alertID($0)).inserted }
+            // One input's parts (the same file named twice) merge before they replace the old contribution.
+            var byKey: [String: Aggregates] = [:]
+            for (key, a) in keyed { byKey[key, default: Aggregates()].merge(a) }
+            for (key, a) in byKey { try db.record(inputKey: key, aggregates: a) }
+            let raised = try db.alreadyRaised(all.map(alertID))
+            let fresh = all.filter { !raised.contains(alertID($0)) }
+            try db.markRaised(fresh.map { (alertID($0), $0) }, at: Timestamp.now)
+            if raised.count > 0 { printError("\(raised.count) alert(s) already raised in an earlier run (\(db.path)): not raised again") }
+            return fresh
+        } catch {
+            throw ConfigurationError(description: error.description)
+        }
     }
 
     static let formatNames = ["auto", "pcap"] + allLogFormats.map(\.name)
@@ -167,6 +201,10 @@ struct Scan: ParsableCommand {
         }
         let hours = setup.policy.hours
         alerts += setup.rules.check(aggregates)
+        do { alerts = try applyState(results, aggregates: aggregates, alerts: alerts, rules: setup.rules) } catch {
+            printError(error.description)
+            throw ExitCode(Exit.usage)
+        }
         if let out = alertOut {
             var w = JSONWriter()
             for a in alerts {

@@ -15,6 +15,9 @@ final class PolicyLoaderTests: XCTestCase {
         XCTAssertFalse(p.isApproved(serviceID: "deepseek-api", vendor: "DeepSeek", tier: "api"), "api tier approved for two vendors only")
         XCTAssertEqual(p.allowedRegions, ["EU", "US"])
         XCTAssertEqual(p.largeUploadConnectionBytes, 100_000)
+        var unusual = UnusualUploadPolicy()
+        (unusual.factor, unusual.minBytes, unusual.minHistoryDays, unusual.lookbackDays) = (3, 10_485_760, 5, 30)
+        XCTAssertEqual(p.unusualUpload, unusual)
         // Europe/Berlin: 2026-11-25 07:30 UTC is 08:30 local (CET, UTC+1): inside business hours.
         XCTAssertFalse(p.hours.isOffHours(Timestamp(rfc3339: "2026-11-25T07:30:00Z")!))
         XCTAssertTrue(p.hours.isOffHours(Timestamp(rfc3339: "2026-11-25T17:30:00Z")!), "18:30 in Berlin")
@@ -23,13 +26,16 @@ final class PolicyLoaderTests: XCTestCase {
     }
 
     func testErrorsNameFileAndLine() throws {
-        let text = "approved_services: [openai-api, no-such-service]\nallowed_regions: [Europe]\nbusiness_hours: {start: 25}\nthreshold: 1\n"
+        let text = "approved_services: [openai-api, no-such-service]\nallowed_regions: [Europe]\nbusiness_hours: {start: 25}\nthreshold: 1\nunusual_upload: {factor: -1, lookback_days: 400, median: 2}\n"
         XCTAssertThrowsError(try PolicyLoader.load(text: text, file: "p.yaml", catalog: catalog())) { error in
             XCTAssertEqual((error as? CatalogErrors)?.errors.map(\.description), [
                 "p.yaml:1: unknown service id 'no-such-service' (see `shadowscope signatures match`)",
                 "p.yaml:2: region 'Europe' must be an ISO 3166 country code or EU",
                 "p.yaml:3: 'start' must be a whole number in 0...23",
-                "p.yaml:4: unknown key 'threshold' (allowed: approved_services, approved_tiers, approved_vendors, allowed_regions, business_hours, thresholds)",
+                "p.yaml:4: unknown key 'threshold' (allowed: approved_services, approved_tiers, approved_vendors, allowed_regions, business_hours, thresholds, unusual_upload)",
+                "p.yaml:5: 'factor' must be a number in 0...1000",
+                "p.yaml:5: 'lookback_days' must be a whole number in 1...366",
+                "p.yaml:5: unknown key 'median' in unusual_upload (allowed: factor, min_bytes, min_history_days, lookback_days)",
             ])
         }
     }
