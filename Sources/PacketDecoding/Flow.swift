@@ -18,6 +18,11 @@ struct FlowKey: Hashable {
     }
 }
 
+/// Flows with the same idle timeout share a list ordered by last activity.
+enum IdleLane: Int, CaseIterable {
+    case tcpOpen, tcpClosed, udp
+}
+
 /// One TCP connection or UDP flow being tracked. A class: the table mutates it in place on every packet.
 final class Flow {
     let order: Int
@@ -54,6 +59,12 @@ final class Flow {
     var method: String? = nil
     var urlPath: String? = nil
 
+    /// Place in the table's idle list (oldest activity first) for its timeout class.
+    unowned(unsafe) var older: Flow? = nil
+    var newer: Flow? = nil
+    var lane: IdleLane = .tcpOpen
+    var linked = false
+
     init(order: Int, transport: Transport = .tcp, client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16, ts: Timestamp, frame: Int) {
         self.order = order
         self.transport = transport
@@ -67,6 +78,9 @@ final class Flow {
     }
 
     var isClosed: Bool { reset || (finUp && finDown) }
+
+    /// The table's key for this flow (symmetric, so the endpoints' order does not matter).
+    var key: FlowKey { FlowKey(client, clientPort, server, serverPort, proto: transport == .udp ? 17 : 6) }
 
     func observation(file: String) -> Observation {
         var o = Observation(timestamp: firstSeen, source: SourceRef(file: file, position: .frame(nameFrame ?? firstFrame)))

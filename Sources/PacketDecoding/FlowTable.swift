@@ -25,6 +25,9 @@ public struct FlowTable {
     public let limits: Limits
     let file: String
     private var flows: [FlowKey: Flow] = [:]
+    /// One list per idle timeout, least recently active first: a sweep reads only the flows that
+    /// expired and an eviction takes a head, instead of scanning the whole table.
+    private var idle = IdleLists()
     private var created = 0
     private var lastSweep: Timestamp? = nil
     private(set) var evicted = 0
@@ -54,6 +57,7 @@ public struct FlowTable {
         var flow = flows[key]
         if let f = flow, f.isClosed, tcp.syn, !tcp.ack {
             // Port reuse: a new connection on a finished 4-tuple.
+            idle.remove(f)
             finish(f, report: &report, finished)
             flows[key] = nil
             flow = nil
@@ -90,6 +94,7 @@ public struct FlowTable {
             if tcp.fin { f.finDown = true }
         }
         if tcp.rst { f.reset = true }
+        idle.touch(f, lane: f.isClosed ? .tcpClosed : .tcpOpen)
         sweepIfDue(now: ts, report: &report, finished: finished)
     }
 
@@ -146,6 +151,7 @@ public struct FlowTable {
                 if quic.isFinished { f.quic = nil }
             }
         }
+        idle.touch(f, lane: .udp)
         sweepIfDue(now: ts, report: &report, finished: finished)
     }
 
@@ -206,21 +212,31 @@ public struct FlowTable {
         guard let last = lastSweep else { lastSweep = now; return }
         guard now.microseconds - last.microseconds >= 1_000_000 else { return }
         lastSweep = now
-        let expired = flows.filter { _, f in
-            let idle = now.microseconds - f.lastSeen.microseconds
-            if f.transport == .udp { return idle >= limits.udpIdleTimeout }
-            return f.isClosed ? idle >= limits.closedLinger : idle >= limits.tcpIdleTimeout
+        var expired: [Flow] = []
+        for lane in IdleLane.allCases {
+            let timeout: Int64
+            switch lane {
+            case .tcpOpen: timeout = limits.tcpIdleTimeout
+            case .tcpClosed: timeout = limits.closedLinger
+            case .udp: timeout = limits.udpIdleTimeout
+            }
+            while let f = idle.oldest(lane), now.microseconds - f.lastSeen.microseconds >= timeout {
+                idle.remove(f)
+                expired.append(f)
+            }
         }
-        for (key, f) in expired.sorted(by: { $0.value.order < $1.value.order }) {
+        for f in expired.sorted(by: { $0.order < $1.order }) {
+            flows[f.key] = nil
             finish(f, report: &report, finished)
-            flows[key] = nil
         }
     }
 
     private mutating func evictOne(report: inout InputReport, finished: (Observation) -> Void) {
-        guard let (key, f) = flows.min(by: { $0.value.lastSeen < $1.value.lastSeen }) else { return }
+        let heads = IdleLane.allCases.compactMap { idle.oldest($0) }
+        guard let f = heads.min(by: { $0.lastSeen < $1.lastSeen }) else { return }
+        idle.remove(f)
+        flows[f.key] = nil
         finish(f, report: &report, finished)
-        flows[key] = nil
         evicted += 1
         report.hitCap("flow-table-full")
     }
@@ -229,5 +245,37 @@ public struct FlowTable {
     mutating func finishAll(report: inout InputReport, _ finished: (Observation) -> Void) {
         for f in flows.values.sorted(by: { $0.order < $1.order }) { finish(f, report: &report, finished) }
         flows.removeAll()
+        idle = IdleLists()
+    }
+}
+
+/// Doubly linked lists of flows, one per idle lane, oldest activity at the head. Touching a flow
+/// moves it to its lane's tail, so each list stays ordered by last activity (packet times rarely
+/// go backwards; when they do, that flow expires a little later, never early).
+struct IdleLists {
+    private var heads: [Flow?] = Array(repeating: nil, count: IdleLane.allCases.count)
+    private var tails: [Flow?] = Array(repeating: nil, count: IdleLane.allCases.count)
+
+    func oldest(_ lane: IdleLane) -> Flow? { heads[lane.rawValue] }
+
+    mutating func touch(_ f: Flow, lane: IdleLane) {
+        if f.linked && f.lane == lane && tails[lane.rawValue] === f { return }  // already the newest of its lane
+        remove(f)
+        f.lane = lane
+        f.older = tails[lane.rawValue]
+        f.newer = nil
+        if let t = tails[lane.rawValue] { t.newer = f } else { heads[lane.rawValue] = f }
+        tails[lane.rawValue] = f
+        f.linked = true
+    }
+
+    mutating func remove(_ f: Flow) {
+        guard f.linked else { return }
+        let l = f.lane.rawValue
+        if let o = f.older { o.newer = f.newer } else { heads[l] = f.newer }
+        if let n = f.newer { n.older = f.older } else { tails[l] = f.older }
+        f.older = nil
+        f.newer = nil
+        f.linked = false
     }
 }
