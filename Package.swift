@@ -56,5 +56,6 @@ let package = Package(
         .testTarget(name: "OutputTests", dependencies: ["Output", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "LiveCaptureTests", dependencies: ["TestSupport"], exclude: ["live_capture.sh"]),
     ]
 )

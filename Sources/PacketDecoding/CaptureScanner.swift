@@ -9,6 +9,14 @@ public struct CaptureScanner {
 
     /// Scans `reader` to its end; `emit` receives one observation per TCP connection.
     public func scan(_ reader: PcapReader, file: String, report: inout InputReport, emit: (Observation) -> Void) {
+        scan(reader, file: file, report: &report, control: nil, emit: emit)
+    }
+
+    /// As above; `control`, for live capture, is called on every read timeout and every 1,024
+    /// packets with the report and the number of flows being tracked. It returns false to stop: the
+    /// flows still open are then finished and emitted, as at the end of a file.
+    public func scan(_ reader: PcapReader, file: String, report: inout InputReport,
+                     control: ((inout InputReport, _ liveFlows: Int) -> Bool)?, emit: (Observation) -> Void) {
         report.packets = 0
         guard let linkType = LinkType(dlt: reader.dlt) else {
             report.error = "link type \(reader.linkTypeName) (\(reader.dlt)) is not supported"
@@ -27,10 +35,23 @@ public struct CaptureScanner {
             emit(o)
         }
         var frame = 0
+        var controlledAt = 0
         loop: while true {
+            if let control, frame & 1023 == 0, frame != controlledAt {
+                controlledAt = frame
+                if !control(&report, table.count) { break loop }
+            }
             switch reader.next() {
             case .end:
                 break loop
+            case .timeout:
+                // Live and quiet: time still passes, so flows idle out by the wall clock (the
+                // clock packets are stamped with) rather than waiting for the next packet.
+                let now = Timestamp.now
+                table.sweepIfDue(now: now, report: &report, finished: finished)
+                dns.expire(now: now, emit: emit)
+                if let control, !control(&report, table.count) { break loop }
+                continue loop
             case .error(let message):
                 report.skip(at: "\(file):\(frame + 1)", reason: "capture unreadable from here on: \(message)")
                 break loop

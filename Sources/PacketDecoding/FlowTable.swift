@@ -208,7 +208,8 @@ public struct FlowTable {
         }
     }
 
-    private mutating func sweepIfDue(now: Timestamp, report: inout InputReport, finished: (Observation) -> Void) {
+    /// Finishes the flows idle past their timeout at `now`; at most once a second.
+    mutating func sweepIfDue(now: Timestamp, report: inout InputReport, finished: (Observation) -> Void) {
         guard let last = lastSweep else { lastSweep = now; return }
         guard now.microseconds - last.microseconds >= 1_000_000 else { return }
         lastSweep = now

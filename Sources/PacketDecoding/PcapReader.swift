@@ -17,11 +17,13 @@ public final class PcapReader {
     public enum Next {
         case packet(ts: Timestamp, captured: UnsafeRawBufferPointer, originalLength: Int)
         case end
+        /// Live capture: no packet within the read timeout (the caller can do periodic work).
+        case timeout
         /// libpcap cannot go on (a truncated or corrupt file); what was read so far stands.
         case error(String)
     }
 
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     public let dlt: Int32
     /// libpcap's name for the link type, e.g. `EN10MB`, `LINUX_SLL`.
     public let linkTypeName: String
@@ -45,7 +47,11 @@ public final class PcapReader {
         self.init(handle: h)
     }
 
-    private init(handle: OpaquePointer) {
+    /// Live capture: the descriptor to wait on and how long, since libpcap on Linux keeps waiting
+    /// past its own read timeout; nil for files.
+    var livePoll: (fd: Int32, milliseconds: Int32)? = nil
+
+    init(handle: OpaquePointer) {
         self.handle = handle
         dlt = pcap_datalink(handle)
         linkTypeName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "DLT \(dlt)"
@@ -57,13 +63,19 @@ public final class PcapReader {
     public func next() -> Next {
         var header: UnsafeMutablePointer<pcap_pkthdr>? = nil
         var data: UnsafePointer<UInt8>? = nil
-        let status = pcap_next_ex(handle, &header, &data)
+        var status = pcap_next_ex(handle, &header, &data)
+        if status == 0, let (fd, ms) = livePoll {  // non-blocking handle: wait here, up to the timeout
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&p, 1, ms) > 0 { status = pcap_next_ex(handle, &header, &data) }
+        }
         switch status {
         case 1:
             guard let h = header?.pointee, let data else { return .error("libpcap returned no packet data") }
             let ts = Timestamp(seconds: Int64(h.ts.tv_sec), microseconds: Int64(h.ts.tv_usec))
             return .packet(ts: ts, captured: UnsafeRawBufferPointer(start: data, count: Int(h.caplen)), originalLength: Int(h.len))
-        case PCAP_ERROR_BREAK:  // -2: end of file
+        case 0:  // live: the read timeout expired
+            return .timeout
+        case PCAP_ERROR_BREAK:  // -2: end of file, or pcap_breakloop on a live handle
             return .end
         default:
             return .error(String(cString: pcap_geterr(handle)))

@@ -72,7 +72,7 @@ struct PcapGenerator: ParsableCommand {
             var table: [Key: (client: [UInt8], start: Int64, packets: [SeedPacket])] = [:]
             loop: while true {
                 switch reader.next() {
-                case .end: break loop
+                case .end, .timeout: break loop  // a file never times out
                 case .error(let m): throw ValidationError("\(name): \(m)")
                 case .packet(let ts, let captured, let length):
                     let f = [UInt8](captured)

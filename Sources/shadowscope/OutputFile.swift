@@ -8,12 +8,13 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
     private let fd: Int32
     private var buffer: [UInt8] = []
 
-    init(path: String) throws(ConfigurationError) {
+    /// `append`: keep what is there (a long-running capture's alerts across restarts).
+    init(path: String, append: Bool = false) throws(ConfigurationError) {
         self.path = path
         if path == "-" {
             fd = 1
         } else {
-            fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            fd = Glibc.open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ConfigurationError(description: "\(path): cannot create output: \(String(cString: strerror(errno)))") }
             fchmod(fd, 0o600)  // an existing file keeps its mode on O_TRUNC
         }
@@ -34,6 +35,12 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
             offset += n
         }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// Flushes and asks the kernel to put the bytes on disk: an alert written is an alert kept.
+    func sync() {
+        flush()
+        if fd != 1 { fsync(fd) }
     }
 
     func close() {

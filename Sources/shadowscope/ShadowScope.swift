@@ -19,7 +19,7 @@ struct ShadowScope: ParsableCommand {
             (named on stderr; the rest was still processed and reported).
             """,
         version: version,
-        subcommands: [Scan.self, Merge.self, SignaturesCommand.self],
+        subcommands: [Scan.self, Capture.self, Merge.self, SignaturesCommand.self],
         defaultSubcommand: nil
     )
 
