@@ -50,8 +50,9 @@ release: deps
 check-signatures: release
 	$(RELEASE_BIN) signatures check signatures
 
-# Packages only the tests need: the real compressors (round-trip tests) and Chromium (the HTML report is rendered).
-TEST_APT_PACKAGES := chromium gzip zstd bzip2 xz-utils
+# Packages only the tests need: the real compressors (round-trip tests), Chromium (the HTML report is rendered),
+# rsyslog with its TLS driver and openssl (alerts are delivered to a real rsyslogd over TCP and TLS).
+TEST_APT_PACKAGES := chromium gzip zstd bzip2 xz-utils rsyslog rsyslog-gnutls openssl
 test: setup
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
