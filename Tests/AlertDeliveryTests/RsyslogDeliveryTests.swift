@@ -151,19 +151,28 @@ final class RsyslogDeliveryTests: XCTestCase {
         let sender = try SyslogSender(url: SyslogURL(parsing: "tcp://127.0.0.1:\(rs.port)"))
         let stopper = DispatchQueue(label: "stopper")
         let stopped = DispatchSemaphore(value: 0)
-        stopper.asyncAfter(deadline: .now() + 0.05) {
+        let msgLog = rs.msgLog
+        stopper.async {
+            // Stop the receiver as soon as it has written its first messages: mid-delivery.
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline, ((try? FileManager.default.attributesOfItem(atPath: msgLog)[.size]) as? NSNumber)?.intValue ?? 0 == 0 {
+                usleep(500)
+            }
             rs.stop()
             stopped.signal()
         }
         let first = sender.drain(spool, timeout: 3)
         stopped.wait()
+        let beforeRestart = rs.lines(of: rs.msgLog, atLeast: 0).count
+        XCTAssertGreaterThan(beforeRestart, 0, "the receiver had taken some")
+        XCTAssertLessThan(beforeRestart, count, "and was stopped before it had all")
         try rs.start()
         let second = sender.drain(spool, timeout: 30)
         XCTAssertEqual(second.pending, 0, second.lastError ?? "")
         let received = rs.lines(of: rs.msgLog, atLeast: count, timeout: 30)
         let ids = Set(received.compactMap(eventID))
         XCTAssertEqual(ids.count, count, "every record arrived at least once")
-        print("measured: \(count) records of ~\(payloads[0].count) bytes; first drain delivered \(first.delivered) in \(first.attempts) attempt(s) before the receiver stopped (\(first.lastError ?? "no error")); second drain \(second.delivered) in \(String(format: "%.2f", second.seconds)) s; \(received.count - count) duplicate(s)")
+        print("measured: \(count) records of ~\(payloads[0].count) bytes; rsyslogd stopped after writing \(beforeRestart); first drain acknowledged \(first.delivered) in \(first.attempts) attempt(s) before the receiver stopped (\(first.lastError ?? "no error")); second drain \(second.delivered) in \(String(format: "%.2f", second.seconds)) s; \(received.count - count) duplicate(s)")
     }
 
     func testTLSDeliveryChecksTheReceiverCertificate() throws {
