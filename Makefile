@@ -51,8 +51,9 @@ check-signatures: release
 	$(RELEASE_BIN) signatures check signatures
 
 # Packages only the tests need: the real compressors (round-trip tests), Chromium (the HTML report is rendered),
-# and the live-capture test's clients, capture tools and oracle (tshark).
-TEST_APT_PACKAGES := chromium gzip zstd bzip2 xz-utils tshark tcpdump tcpreplay curl openssl ethtool iproute2 python3
+# rsyslog with its TLS driver (alerts are delivered to a real rsyslogd over TCP and TLS), and the
+# live-capture test's clients, capture tools and oracle (tshark).
+TEST_APT_PACKAGES := chromium gzip zstd bzip2 xz-utils rsyslog rsyslog-gnutls openssl tshark tcpdump tcpreplay curl ethtool iproute2 python3
 test: setup
 	@missing=""; for p in $(TEST_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

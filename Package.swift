@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (libpcap-dev, libmaxminddb-dev).
@@ -36,13 +38,22 @@ let package = Package(
         .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
         // `--state DIR`: history, raised alert ids, capture checkpoints (SQLite through GRDB, libsqlite3-dev).
         .target(name: "StateStore", dependencies: ["ShadowScopeCore", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Alert delivery to syslog (RFC 5424 over TCP or TLS) with an on-disk spool; kept out of Output so
+        // that target stays free of networking.
+        .target(name: "AlertDelivery", dependencies: [
+            "ShadowScopeCore", "Output",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ]),
         .executableTarget(name: "shadowscope", dependencies: [
-            "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output", "StateStore",
+            "ShadowScopeCore", "Signatures", "PacketDecoding", "LogFormats", "GeoIP", "Output", "StateStore", "AlertDelivery",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),        // Benchmarks and generators for `make bench` (release build; generated data is never committed).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Benchmarks and generators for `make bench` (release build; generated data is never committed).
         .executableTarget(name: "shadowscope-bench", dependencies: [
             "ShadowScopeCore", "Signatures", "PacketDecoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -55,6 +66,7 @@ let package = Package(
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "TestSupport"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "TestSupport"]),
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
+        .testTarget(name: "AlertDeliveryTests", dependencies: ["AlertDelivery", "Output", "ShadowScopeCore", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "LiveCaptureTests", dependencies: ["TestSupport"], exclude: ["live_capture.sh"]),
     ]

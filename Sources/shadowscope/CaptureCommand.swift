@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import AlertDelivery
 import Output
 import PacketDecoding
 import ShadowScopeCore
@@ -39,6 +40,12 @@ struct Capture: ParsableCommand {
     @Option(help: ArgumentHelp("Append one JSON line per observation to FILE, or - for stdout.", valueName: "FILE"))
     var observations: String?
 
+    @Option(help: ArgumentHelp("Also send each alert to a syslog receiver, tcp://HOST[:PORT] or tls://HOST[:PORT] (see scan --help); alerts wait in DIR/syslog-spool while it is away.", valueName: "URL"))
+    var syslog: String?
+
+    @Option(help: ArgumentHelp("With --syslog tls://: CA certificate(s) (PEM) to check the receiver against instead of the system store.", valueName: "FILE"))
+    var syslogCa: String?
+
     @Option(help: ArgumentHelp("Policy YAML (see scan --help).", valueName: "FILE"))
     var policy: String?
 
@@ -75,6 +82,7 @@ struct Capture: ParsableCommand {
         if !(64...262_144).contains(snaplen) { throw ValidationError("--snaplen must be 64...262144") }
         if statusInterval < 0 { throw ValidationError("--status-interval must be 0 or more") }
         if checkpointInterval < 1 { throw ValidationError("--checkpoint-interval must be 1 or more") }
+        if syslogCa != nil && syslog == nil { throw ValidationError("--syslog-ca needs --syslog") }
         if alerts == "-" && observations == "-" { throw ValidationError("only one of --alerts - and --observations - can use standard output") }
     }
 
@@ -91,6 +99,16 @@ struct Capture: ParsableCommand {
             do { db = try StateDatabase(directory: state) } catch { throw ConfigurationError(description: error.description) }
             session = try CaptureSession(interface: interface, stateDirectory: state, db: db, setup: setup,
                                          alertsPath: alerts, observationsPath: observations)
+            if let syslog {
+                let url: SyslogURL
+                do { url = try SyslogURL(parsing: syslog) } catch { throw ConfigurationError(description: "--syslog: \(error.description)") }
+                let spool = (state as NSString).appendingPathComponent("syslog-spool")
+                do {
+                    let delivery = try SyslogDelivery(url: url, spoolDirectory: spool, caFile: syslogCa)
+                    if delivery.spool.pendingCount > 0 { printError("syslog: \(delivery.spool.pendingCount) alert(s) from before wait in \(spool)") }
+                    session.forwarder = SyslogForwarder(delivery: delivery)
+                } catch { throw ConfigurationError(description: error.description) }
+            }
         } catch {
             printError("\(error)")
             throw ExitCode(Exit.usage)
@@ -130,6 +148,10 @@ struct Capture: ParsableCommand {
         }, emit: session.handle)
         if let s = reader.statistics() { report.drops = Int(s.dropped + s.interfaceDropped) }
         session.finish(report: report, now: Timestamp.now)
+        if let f = session.forwarder {
+            let waiting = f.finish(timeout: 5)
+            if waiting > 0 { printError("syslog: \(waiting) alert(s) wait in the spool; the next start sends them first") }
+        }
         printError(session.status(report: report, statistics: reader.statistics(), liveFlows: 0) + "; stopped")
     }
 }

@@ -19,6 +19,8 @@ final class CaptureSession {
     private let observationsOut: OutputFile?
     private var line = JSONWriter()
     private(set) var alertsRaised = 0
+    /// `--syslog`: alerts also go to the spool, from which a thread sends them.
+    var forwarder: SyslogForwarder?
 
     init(interface: String, stateDirectory: String, db: StateDatabase, setup: Setup, alertsPath: String?, observationsPath: String?) throws(ConfigurationError) {
         key = "capture:\(interface)"
@@ -134,10 +136,11 @@ final class CaptureSession {
                 }
                 out.sync()
             }
+            try forwarder?.enqueue(fresh)
             try db.markRaised(fresh.map { (alertID($0), $0) }, at: Timestamp.now)
             alertsRaised += fresh.count
         } catch {
-            printError("alerts: \(error.description)")
+            printError("alerts: \(error)")
         }
     }
 
@@ -148,6 +151,7 @@ final class CaptureSession {
         let givenUp = report.capsHit.filter { $0.key.hasPrefix("client-head") }.values.reduce(0, +)
         parts.append("\(givenUp) name reassemblies given up")
         parts.append("\(alertsRaised) alerts raised, \(aggregates.rows.count) aggregate rows today")
+        if let f = forwarder { parts.append("syslog: \(f.delivered) delivered, \(f.pending) waiting") }
         parts.append("RSS \(residentMegabytes()) MB")
         return parts.joined(separator: ", ")
     }

@@ -1,3 +1,4 @@
+import AlertDelivery
 import ArgumentParser
 import Foundation
 import GeoIP
@@ -64,6 +65,18 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Replace users and client addresses with a keyed HMAC-SHA256 pseudonym; the key (16 bytes or more) is read from FILE.", valueName: "KEYFILE"))
     var pseudonymize: String?
 
+    @Option(help: ArgumentHelp("Also send each alert to a syslog receiver: tcp://HOST[:PORT] (RFC 5424 messages, RFC 6587 octet counting, default port 514) or tls://HOST[:PORT] (RFC 5425, default port 6514). Needs --syslog-spool.", valueName: "URL"))
+    var syslog: String?
+
+    @Option(help: ArgumentHelp("With --syslog (required unless --state DIR is given; then DIR/syslog-spool): directory where alerts wait on disk until the receiver has them; a later run sends what is waiting first. Delivery is at-least-once: a resent alert keeps its event.id.", valueName: "DIR"))
+    var syslogSpool: String?
+
+    @Option(help: ArgumentHelp("With tls://: PEM file of the CA certificates that may sign the receiver's certificate (default: the system trust store).", valueName: "FILE"))
+    var syslogCa: String?
+
+    @Option(help: ArgumentHelp("With --syslog: how long to try to deliver at the end of the scan (default 10). What is not delivered by then stays in the spool and the exit status is 4.", valueName: "SECONDS"))
+    var syslogTimeout: Double = 10
+
     func validate() throws {
         guard Self.formatNames.contains(format) else {
             throw ValidationError("--format: '\(format)' is not one of \(Self.formatNames.joined(separator: ", "))")
@@ -76,6 +89,13 @@ struct Scan: ParsableCommand {
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
+        if let syslog {
+            do { _ = try SyslogURL(parsing: syslog) } catch { throw ValidationError("--syslog: \(error.description)") }
+            if syslogSpool == nil && state == nil { throw ValidationError("--syslog needs --syslog-spool DIR (or --state DIR, whose syslog-spool folder is then used), where alerts wait while the receiver is away") }
+        } else if syslogSpool != nil || syslogCa != nil {
+            throw ValidationError("--syslog-spool and --syslog-ca need --syslog")
+        }
+        if !(syslogTimeout > 0 && syslogTimeout <= 86_400) { throw ValidationError("--syslog-timeout must be more than 0 and at most 86400 seconds") }
     }
 
     /// The rules that need the past, then `--state`: each input's contribution replaces its earlier
@@ -168,6 +188,11 @@ struct Scan: ParsableCommand {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
+        let delivery: SyslogDelivery?
+        do { delivery = try openSyslogDelivery() } catch {
+            printError(error.description)
+            throw ExitCode(Exit.usage)
+        }
         let observationOut: OutputFile?
         let summaryOut: OutputFile?
         let alertOut: OutputFile?
@@ -223,7 +248,40 @@ struct Scan: ParsableCommand {
         // --report: the HTML page for people, from the same figures and alerts.
         reportOut?.write(htmlReport(inputs: reports, aggregates: aggregates, alerts: alerts, context: context))
         reportOut?.close()
+        let undelivered = delivery.map { deliverToSyslog(alerts, with: $0) } ?? false
         if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
+        if undelivered { throw ExitCode(Exit.spooled) }
+    }
+
+    /// --syslog: the spool and the sender, opened before scanning so that a bad URL, CA file or spool
+    /// stops the run at once.
+    func openSyslogDelivery() throws(DeliveryError) -> SyslogDelivery? {
+        guard let syslog, let syslogSpool = syslogSpool ?? state.map({ ($0 as NSString).appendingPathComponent("syslog-spool") }) else { return nil }
+        let url: SyslogURL
+        do { url = try SyslogURL(parsing: syslog) } catch { throw DeliveryError("--syslog: \(error.description)") }
+        if let state, self.syslogSpool == nil {  // the spool lives inside the state directory
+            try? FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        let delivery = try SyslogDelivery(url: url, spoolDirectory: syslogSpool, caFile: syslogCa)
+        if !delivery.spool.damage.isEmpty { printError("\(syslogSpool): \(delivery.spool.damage)") }
+        return delivery
+    }
+
+    /// Spools the run's alerts behind any from earlier runs and sends them; true when some are still waiting.
+    func deliverToSyslog(_ alerts: [Alert], with delivery: SyslogDelivery) -> Bool {
+        let earlier = delivery.waitingFromEarlierRuns
+        let report: DeliveryReport
+        do { report = try delivery.deliver(alerts, timeout: syslogTimeout) } catch {
+            printError(error.description)
+            return true
+        }
+        let dir = syslogSpool ?? state.map { ($0 as NSString).appendingPathComponent("syslog-spool") } ?? ""
+        if report.pending > 0 {
+            printError("syslog: \(report.pending) alert(s) wait in \(dir) for \(delivery.sender.url) (\(report.lastError ?? "not delivered in time")); the next run sends them first")
+        } else if report.delivered > 0 {
+            printError("syslog: delivered \(report.delivered) alert(s) to \(delivery.sender.url)\(earlier > 0 ? " (\(earlier) from earlier runs)" : "")")
+        }
+        return report.pending > 0
     }
 
 }

@@ -5,6 +5,7 @@ import Foundation
 enum Exit {
     static let usage: Int32 = 2        // bad flag, bad configuration: message names the flag or file:line
     static let unreadable: Int32 = 3   // some input could not be read at all; the rest was processed
+    static let spooled: Int32 = 4      // --syslog: some alerts wait in the spool, not yet delivered (3 wins over 4)
 }
 
 @main
@@ -16,7 +17,9 @@ struct ShadowScope: ParsableCommand {
         abstract: "Find use of AI services in packet captures and proxy logs, and how much data went to each.",
         discussion: """
             Exit status: 0 done; 2 usage or configuration error; 3 some input could not be read \
-            (named on stderr; the rest was still processed and reported).
+            (named on stderr; the rest was still processed and reported); 4 with --syslog, some \
+            alerts are waiting in the spool (the receiver did not take them in time; the next run \
+            sends them first).
             """,
         version: version,
         subcommands: [Scan.self, Capture.self, Merge.self, SignaturesCommand.self],
