@@ -74,7 +74,9 @@ struct DNSTracker {
             o.hostSource = .dnsQuery
         }
         o.source = source
-        o.host = m.queryName
+        // A response with no question (an mDNS announcement) is about its first answer's owner, as
+        // Zeek's dns.log and tshark's dns.resp.name read it.
+        o.host = m.queryName ?? (m.questionCount == 0 ? m.answers.first?.owner : nil)
         o.dns = m.info
         o.bytesDown = size
         o.packetsDown = 1
