@@ -188,8 +188,17 @@ public struct FlowTable {
     private mutating func learnName(_ f: Flow, _ payload: UnsafeRawBufferPointer, seq: UInt32, frame: Int, report: inout InputReport) {
         var r = f.head ?? TCPReassembly(base: seq, window: Self.headWindow)
         f.head = nil  // the flow gets it back below unless the name is settled: one owner, no copy
-        guard let grew = charge(&r, seq: seq, payload, report: &report) else { return settle(f) }
-        guard grew else { f.head = r; return }
+        guard let result = charge(&r, seq: seq, payload, report: &report) else { return settle(f) }
+        guard result == .grew else {
+            if result == .dropped {
+                // A gap at the start that never fills while bytes run past the window: no name to wait for.
+                reassemblyBytes -= r.heldBytes
+                report.hitCap("tcp-reassembly-window")
+                return settle(f)
+            }
+            f.head = r
+            return
+        }
         do {
             switch try TLSClientHello.parse(r.contiguous) {
             case .needMoreData:
@@ -222,14 +231,13 @@ public struct FlowTable {
         settle(f)
     }
 
-    /// Adds a segment to `stream` and charges what it now holds to the table's budget. Returns whether
-    /// the in-order bytes grew, or nil when the budget is spent (the stream's bytes are released and
-    /// the caller gives up on it).
+    /// Adds a segment to `stream` and charges what it now holds to the table's budget. Returns what the
+    /// segment did, or nil when the budget is spent (the stream's bytes are released and the caller gives
+    /// up on it).
     private mutating func charge(_ stream: inout TCPReassembly, seq: UInt32, _ payload: UnsafeRawBufferPointer,
-                                 report: inout InputReport) -> Bool? {
+                                 report: inout InputReport) -> TCPReassembly.AddResult? {
         let before = stream.heldBytes
         let result = stream.add(seq: seq, payload)
-        if result == .dropped { report.hitCap("tcp-reassembly-window") }
         reassemblyBytes += stream.heldBytes - before
         if reassemblyBytes > limits.maxReassemblyBytes {
             reassemblyBytes -= stream.heldBytes
@@ -237,7 +245,7 @@ public struct FlowTable {
             report.hitCap("tcp-reassembly-budget")
             return nil
         }
-        return result == .grew
+        return result
     }
 
     private func settle(_ f: Flow) {
@@ -264,14 +272,15 @@ public struct FlowTable {
         guard !f.nameSettled, tcp.syn || !tcp.payload.isEmpty else { return }  // settled: given up on this stream
         var r = (fromClient ? f.dnsUp : f.dnsDown) ?? TCPReassembly(base: seq, window: Self.dnsWindow)
         if fromClient { f.dnsUp = nil } else { f.dnsDown = nil }
-        guard let grew = charge(&r, seq: seq, tcp.payload, report: &report) else {
+        guard let result = charge(&r, seq: seq, tcp.payload, report: &report) else {
             reassemblyBytes -= f.heldBytes
             f.dnsUp = nil
             f.dnsDown = nil
             return settle(f)
         }
         defer { if fromClient { f.dnsUp = r } else { f.dnsDown = r } }
-        guard grew else { return }
+        if result == .dropped { report.hitCap("tcp-reassembly-window") }
+        guard result == .grew else { return }
         let (src, sport, dst, dport) = fromClient ? (f.client, f.clientPort, f.server, f.serverPort)
                                                   : (f.server, f.serverPort, f.client, f.clientPort)
         let before = r.heldBytes

@@ -145,8 +145,20 @@ final class CaptureReassemblyTests: XCTestCase {
         XCTAssertEqual(report.capsHit["tcp-reassembly-budget"], 1)
     }
 
-    /// The per-flow window: a hello that needs more than the window is given up and counted.
-    func testHeadWindowIsTheHelloLimit() {
+    /// The per-flow window is the hello limit: when the first data segment was never captured and the
+    /// bytes after it run past the window, the flow gives up its name once, frees what it held, and
+    /// still counts the whole sequence span.
+    func testLostFirstSegmentGivesUpTheNameOnceTheWindowIsPassed() throws {
         XCTAssertEqual(FlowTable.headWindow, TLSClientHello.maxHelloBytes)
+        var w = PcapWriter()
+        w.tcp(from: ("10.20.30.41", 40100), to: ("104.18.32.47", 443), seq: 1000, flags: 0x02, [])
+        for i in 1..<15 {  // segment 0 (bytes 0..<1400 after the ISN) is missing
+            w.tcp(from: ("10.20.30.41", 40100), to: ("104.18.32.47", 443), seq: 1001 + UInt32(i * 1400), flags: 0x18,
+                  Array(repeating: 0x17, count: 1400))
+        }
+        let (observations, report) = try scan(w.write())
+        XCTAssertNil(observations.first?.host)
+        XCTAssertEqual(observations.first?.bytesUp, 15 * 1400)
+        XCTAssertEqual(report.capsHit["tcp-reassembly-window"], 1)
     }
 }
