@@ -5,6 +5,9 @@ import ShadowScopeCore
 public struct CaptureScanner {
     public var limits: FlowTable.Limits
 
+    /// Most tunnel layers (GRE, VXLAN, IP in IP) peeled off one packet; deeper ones are counted.
+    static let maxTunnels = 4
+
     public init(limits: FlowTable.Limits = FlowTable.Limits()) { self.limits = limits }
 
     /// Scans `reader` to its end; `emit` receives one observation per TCP connection.
@@ -23,17 +26,7 @@ public struct CaptureScanner {
             return
         }
         var table = FlowTable(file: file, limits: limits)
-        var dns = DNSTracker()
         var lastExpiry: Timestamp? = nil
-        // A flow with no readable name takes the name a DNS answer gave for its server, if one came first.
-        func finished(_ observation: Observation) {
-            var o = observation
-            if o.host == nil, let ip = o.serverIP, let name = dns.answers.name(for: ip, at: o.timestamp) {
-                o.host = name
-                o.hostSource = .dnsAnswer
-            }
-            emit(o)
-        }
         var frame = 0
         var controlledAt = 0
         loop: while true {
@@ -48,8 +41,8 @@ public struct CaptureScanner {
                 // Live and quiet: time still passes, so flows idle out by the wall clock (the
                 // clock packets are stamped with) rather than waiting for the next packet.
                 let now = Timestamp.now
-                table.sweepIfDue(now: now, report: &report, finished: finished)
-                dns.expire(now: now, emit: emit)
+                table.sweepIfDue(now: now, report: &report, finished: emit)
+                table.dns.expire(now: now, emit: emit)
                 if let control, !control(&report, table.count) { break loop }
                 continue loop
             case .error(let message):
@@ -60,45 +53,77 @@ public struct CaptureScanner {
                 report.records += 1
                 report.packets = frame
                 do {
-                    let ip: IPPacket
-                    switch try LinkLayer.decode(bytes, linkType: linkType) {
-                    case .ipv4(let c): ip = try IPDecoder.decodeV4(c)
-                    case .ipv6(let c): ip = try IPDecoder.decodeV6(c)
-                    case .other(let etherType):
-                        report.notAnalyzed["ethertype-0x" + String(etherType, radix: 16), default: 0] += 1
-                        continue loop
-                    }
-                    switch ip.proto {
-                    case 6:
-                        let tcp = try TCPSegment.decode(ip.payload)
-                        table.add(ip, tcp, ts: ts, frame: frame, report: &report, finished: finished)
-                    case 17:
-                        let udp = try UDPDatagram.decode(ip.payload, ipPayloadLength: ip.transportLength)
-                        let dnsPort = udp.sourcePort == 53 || udp.destinationPort == 53
-                        let mdnsPort = udp.sourcePort == 5353 || udp.destinationPort == 5353
-                        if dnsPort || mdnsPort {
-                            do {
-                                let m = try DNSMessage.parse(udp.payload)
-                                dns.add(m, ip: ip, udp: udp, ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
-                            } catch where !dnsPort {
-                                // 5353 is also an ephemeral port: what is not mDNS may be QUIC.
-                                table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: finished)
-                            }
-                        } else {
-                            table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: finished)
+                    var network = try LinkLayer.decode(bytes, linkType: linkType)
+                    var tunnels = 0
+                    // Each pass peels one layer: a tunnel's inner packet goes round again.
+                    decap: while true {
+                        let ip: IPPacket
+                        switch network {
+                        case .ipv4(let c): ip = try IPDecoder.decodeV4(c)
+                        case .ipv6(let c): ip = try IPDecoder.decodeV6(c)
+                        case .other(let etherType):
+                            report.notAnalyzed["ethertype-0x" + String(etherType, radix: 16), default: 0] += 1
+                            continue loop
+                        case .otherPPP(let proto):
+                            report.notAnalyzed["ppp-protocol-0x" + String(proto, radix: 16), default: 0] += 1
+                            continue loop
                         }
-                    default:
-                        report.notAnalyzed["ip-proto-\(ip.proto)", default: 0] += 1
+                        let inTunnelLimit = tunnels < Self.maxTunnels
+                        switch ip.proto {
+                        case 6:
+                            let tcp = try TCPSegment.decode(ip.payload)
+                            table.add(ip, tcp, ts: ts, frame: frame, report: &report, finished: emit)
+                        case 17:
+                            let udp = try UDPDatagram.decode(ip.payload, ipPayloadLength: ip.transportLength)
+                            if udp.destinationPort == VXLAN.port && inTunnelLimit {
+                                network = try VXLAN.decode(udp.payload, origin: ip.payload.position + UDPDatagram.headerLength)
+                                tunnels += 1
+                                continue decap
+                            }
+                            let dnsPort = udp.sourcePort == 53 || udp.destinationPort == 53
+                            let mdnsPort = udp.sourcePort == 5353 || udp.destinationPort == 5353
+                            if dnsPort || mdnsPort {
+                                do {
+                                    let m = try DNSMessage.parse(udp.payload)
+                                    table.dns.add(m, ip: ip, udp: udp, ts: ts, source: SourceRef(file: file, position: .frame(frame)),
+                                                  report: &report, emit: emit)
+                                } catch where !dnsPort {
+                                    // 5353 is also an ephemeral port: what is not mDNS may be QUIC.
+                                    table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: emit)
+                                }
+                            } else {
+                                table.addUDP(ip, udp, ts: ts, frame: frame, report: &report, finished: emit)
+                            }
+                        case 47 where inTunnelLimit:
+                            network = try GRE.decode(ip.payload)
+                            tunnels += 1
+                            continue decap
+                        case 4 where inTunnelLimit:  // IPv4 in IP (RFC 2003)
+                            network = .ipv4(ip.payload)
+                            tunnels += 1
+                            continue decap
+                        case 41 where inTunnelLimit:  // IPv6 in IP (RFC 4213)
+                            network = .ipv6(ip.payload)
+                            tunnels += 1
+                            continue decap
+                        default:
+                            report.notAnalyzed["ip-proto-\(ip.proto)", default: 0] += 1
+                        }
+                        break decap
                     }
                     if let last = lastExpiry, ts.microseconds - last.microseconds < 1_000_000 { continue loop }
                     lastExpiry = ts
-                    dns.expire(now: ts, emit: emit)  // DNS records have their name: no dns-answer lookup
+                    table.dns.expire(now: ts, emit: emit)  // DNS records have their name: no dns-answer lookup
+                } catch where error.code == IPDecoder.fragment {
+                    report.notAnalyzed["ipv4-fragments", default: 0] += 1
+                } catch where error.code == IPDecoder.fragmentV6 {
+                    report.notAnalyzed["ipv6-fragments", default: 0] += 1
                 } catch {
                     report.skip(at: "\(file):\(frame)", reason: error.description)
                 }
             }
         }
-        dns.expire(now: nil, emit: emit)
-        table.finishAll(report: &report, finished)
+        table.dns.expire(now: nil, emit: emit)
+        table.finishAll(report: &report, emit)
     }
 }

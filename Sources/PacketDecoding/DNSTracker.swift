@@ -1,6 +1,6 @@
 import ShadowScopeCore
 
-/// DNS over UDP in a capture: pairs each query with its response (one observation per response, or
+/// DNS over UDP and TCP in a capture: pairs each query with its response (one observation per response, or
 /// per query left unanswered), and keeps the addresses answers named, so a TLS or QUIC flow with no
 /// readable name can be attributed to the name its client looked up (`dns-answer`).
 struct DNSTracker {
@@ -23,15 +23,23 @@ struct DNSTracker {
     /// Takes one DNS message seen in a UDP datagram.
     mutating func add(_ m: DNSMessage, ip: IPPacket, udp: UDPDatagram, ts: Timestamp, source: SourceRef,
                       report: inout InputReport, emit: (Observation) -> Void) {
-        let size = Int64(udp.payload.count)
+        add(m, from: ip.source, port: udp.sourcePort, to: ip.destination, port: udp.destinationPort, transport: .udp,
+            size: Int64(udp.payload.count), ts: ts, source: source, report: &report, emit: emit)
+    }
+
+    /// Takes one DNS message sent from `src` to `dst`; `size` is its UDP payload, or over TCP the
+    /// message with its 2-byte length prefix (the stream bytes it took).
+    mutating func add(_ m: DNSMessage, from src: IPAddress, port sport: UInt16, to dst: IPAddress, port dport: UInt16,
+                      transport: Transport, size: Int64, ts: Timestamp, source: SourceRef,
+                      report: inout InputReport, emit: (Observation) -> Void) {
         if !m.isResponse {
-            let key = QueryKey(client: ip.source, clientPort: udp.sourcePort, server: ip.destination, id: m.id)
+            let key = QueryKey(client: src, clientPort: sport, server: dst, id: m.id)
             var o = Observation(timestamp: ts, source: source)
-            o.transport = .udp
-            o.clientIP = ip.source
-            o.clientPort = udp.sourcePort
-            o.serverIP = ip.destination
-            o.serverPort = udp.destinationPort
+            o.transport = transport
+            o.clientIP = src
+            o.clientPort = sport
+            o.serverIP = dst
+            o.serverPort = dport
             o.host = m.queryName
             o.hostSource = .dnsQuery
             o.dns = DNSInfo(type: m.queryTypeName ?? "none", rcode: nil, answers: [])
@@ -50,7 +58,7 @@ struct DNSTracker {
         for a in m.addressAnswers where a.answersQuery {
             if let name = m.queryName { answers.insert(a.address, name: name, ttl: a.ttl, at: ts, report: &report) }
         }
-        let key = QueryKey(client: ip.destination, clientPort: udp.destinationPort, server: ip.source, id: m.id)
+        let key = QueryKey(client: dst, clientPort: dport, server: src, id: m.id)
         var o: Observation
         if let q = pending.removeValue(forKey: key) {
             o = q.observation
@@ -58,15 +66,17 @@ struct DNSTracker {
         } else {
             // The query was not captured: the response alone is the record.
             o = Observation(timestamp: ts, source: source)
-            o.transport = .udp
-            o.clientIP = ip.destination
-            o.clientPort = udp.destinationPort
-            o.serverIP = ip.source
-            o.serverPort = udp.sourcePort
+            o.transport = transport
+            o.clientIP = dst
+            o.clientPort = dport
+            o.serverIP = src
+            o.serverPort = sport
             o.hostSource = .dnsQuery
         }
         o.source = source
-        o.host = m.queryName
+        // A response with no question (an mDNS announcement) is about its first answer's owner, as
+        // Zeek's dns.log and tshark's dns.resp.name read it.
+        o.host = m.queryName ?? (m.questionCount == 0 ? m.answers.first?.owner : nil)
         o.dns = m.info
         o.bytesDown = size
         o.packetsDown = 1

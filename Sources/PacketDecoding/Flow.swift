@@ -49,10 +49,15 @@ final class Flow {
     var finDown = false
     var reset = false
 
-    /// The client's first bytes, in order, until a name is found or we give up.
-    var helloBuffer: [UInt8] = []
-    var helloNextSeq: UInt32? = nil
+    /// The client's first bytes put in order, until a name is found or we give up; nil before the
+    /// first SYN or payload and once settled.
+    var head: TCPReassembly? = nil
     var nameSettled = false
+    /// DNS over TCP (port 53): each direction's stream, framed into messages; nil on other flows.
+    var dnsUp: TCPReassembly? = nil
+    var dnsDown: TCPReassembly? = nil
+    /// DNS messages this TCP connection carried: such a connection is reported by its messages.
+    var dnsMessages = 0
     var host: String? = nil
     var hostSource: HostSource? = nil
     var nameFrame: Int? = nil
@@ -81,6 +86,9 @@ final class Flow {
 
     /// The table's key for this flow (symmetric, so the endpoints' order does not matter).
     var key: FlowKey { FlowKey(client, clientPort, server, serverPort, proto: transport == .udp ? 17 : 6) }
+
+    /// Reassembly bytes this flow holds, charged against the table's budget.
+    var heldBytes: Int { (head?.heldBytes ?? 0) + (dnsUp?.heldBytes ?? 0) + (dnsDown?.heldBytes ?? 0) }
 
     func observation(file: String) -> Observation {
         var o = Observation(timestamp: firstSeen, source: SourceRef(file: file, position: .frame(nameFrame ?? firstFrame)))

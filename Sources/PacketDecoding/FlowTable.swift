@@ -12,10 +12,14 @@ public struct FlowTable {
         public var closedLinger: Int64
         /// A UDP flow (QUIC) with no datagram for this long is finished.
         public var udpIdleTimeout: Int64
+        /// Most bytes all flows together hold for reassembly (client heads, DNS over TCP); a flow whose
+        /// segment would go past it gives up its name and frees what it held.
+        public var maxReassemblyBytes: Int
 
         public init(maxFlows: Int = 1_000_000, tcpIdleTimeoutSeconds: Int64 = 300, closedLingerSeconds: Int64 = 5,
-                    udpIdleTimeoutSeconds: Int64 = 60) {
+                    udpIdleTimeoutSeconds: Int64 = 60, maxReassemblyBytes: Int = 64 << 20) {
             self.maxFlows = maxFlows
+            self.maxReassemblyBytes = maxReassemblyBytes
             self.tcpIdleTimeout = tcpIdleTimeoutSeconds * 1_000_000
             self.closedLinger = closedLingerSeconds * 1_000_000
             self.udpIdleTimeout = udpIdleTimeoutSeconds * 1_000_000
@@ -31,7 +35,15 @@ public struct FlowTable {
     private var created = 0
     private var lastSweep: Timestamp? = nil
     private(set) var evicted = 0
-    private(set) var helloGivenUp = 0
+    /// Bytes all flows hold in reassembly now (bounded by `limits.maxReassemblyBytes`).
+    private(set) var reassemblyBytes = 0
+    /// DNS over UDP and TCP: queries paired with responses, and the names answers gave for addresses.
+    var dns = DNSTracker()
+
+    /// Most bytes of a client's stream held to find its name (ClientHello or HTTP head).
+    static let headWindow = TLSClientHello.maxHelloBytes
+    /// Largest DNS message over TCP held whole (with its 2-byte prefix); larger ones are stepped over.
+    static let dnsWindow = 16_384 + 2
 
     public init(file: String, limits: Limits = Limits()) {
         self.file = file
@@ -41,13 +53,25 @@ public struct FlowTable {
     public var count: Int { flows.count }
 
     /// A finished flow becomes an observation: every TCP connection, and UDP flows that were QUIC.
-    /// Other UDP flows are counted, not reported.
-    private func finish(_ f: Flow, report: inout InputReport, _ finished: (Observation) -> Void) {
+    /// Other UDP flows are counted, not reported; a TCP connection that carried DNS is reported by its
+    /// messages. A flow with no readable name takes the name a DNS answer gave for its server, if one
+    /// came first.
+    private mutating func finish(_ f: Flow, report: inout InputReport, _ finished: (Observation) -> Void) {
+        reassemblyBytes -= f.heldBytes
         if f.transport == .udp && !f.isQUIC {
             report.notAnalyzed["udp-flows-not-quic", default: 0] += 1
             return
         }
-        finished(f.observation(file: file))
+        if f.dnsMessages > 0 {
+            report.notAnalyzed["tcp-flows-dns", default: 0] += 1
+            return
+        }
+        var o = f.observation(file: file)
+        if o.host == nil, let ip = o.serverIP, let name = dns.answers.name(for: ip, at: o.timestamp) {
+            o.host = name
+            o.hostSource = .dnsAnswer
+        }
+        finished(o)
     }
 
     /// Takes one TCP segment; `finished` receives observations of connections that ended.
@@ -80,18 +104,27 @@ public struct FlowTable {
         f.lastSeen = max(f.lastSeen, ts)
         let fromClient = ip.source == f.client && tcp.sourcePort == f.clientPort
         let payloadLength = max(0, ip.transportLength - tcp.headerLength)
+        // Data in a SYN (TCP Fast Open, RFC 7413) starts at ISN + 1, like the data after it.
         let dataSeq = tcp.syn ? tcp.seq &+ 1 : tcp.seq
         if fromClient {
             f.packetsUp += 1
-            if tcp.syn { f.up.syn(tcp.seq) }
+            if tcp.syn {
+                f.up.syn(tcp.seq)
+                // The stream starts at ISN + 1, so a first data segment that comes late is still first.
+                if f.head == nil && !f.nameSettled { f.head = TCPReassembly(base: dataSeq, window: Self.headWindow) }
+            }
             f.up.payload(dataSeq, length: payloadLength)
             if tcp.fin { f.finUp = true }
-            if !f.nameSettled && payloadLength > 0 { learnName(f, tcp.payload, seq: dataSeq, frame: frame, report: &report) }
         } else {
             f.packetsDown += 1
             if tcp.syn { f.down.syn(tcp.seq) }
             f.down.payload(dataSeq, length: payloadLength)
             if tcp.fin { f.finDown = true }
+        }
+        if f.serverPort == 53 {
+            dnsOverTCP(f, tcp, fromClient: fromClient, seq: dataSeq, ts: ts, frame: frame, report: &report, emit: finished)
+        } else if fromClient && !f.nameSettled && !tcp.payload.isEmpty {
+            learnName(f, tcp.payload, seq: dataSeq, frame: frame, report: &report)
         }
         if tcp.rst { f.reset = true }
         idle.touch(f, lane: f.isClosed ? .tcpClosed : .tcpOpen)
@@ -155,22 +188,27 @@ public struct FlowTable {
         sweepIfDue(now: ts, report: &report, finished: finished)
     }
 
-    /// Appends in-order client bytes and tries the name extractors: a TLS ClientHello, else an HTTP
-    /// request head. Out-of-order first segments are not reassembled yet: the flow keeps its bytes but
-    /// no name.
+    /// Puts the client's first bytes in order (holding early segments) and, whenever they grew, tries
+    /// the name extractors on them: a TLS ClientHello, else an HTTP request head. A flow seen from
+    /// mid-stream (no SYN) starts at its first client payload.
     private mutating func learnName(_ f: Flow, _ payload: UnsafeRawBufferPointer, seq: UInt32, frame: Int, report: inout InputReport) {
-        if let expected = f.helloNextSeq, expected != seq {
-            f.nameSettled = true
-            f.helloBuffer = []
-            report.hitCap("client-head-out-of-order")
+        var r = f.head ?? TCPReassembly(base: seq, window: Self.headWindow)
+        f.head = nil  // the flow gets it back below unless the name is settled: one owner, no copy
+        guard let result = charge(&r, seq: seq, payload, report: &report) else { return settle(f) }
+        guard result == .grew else {
+            if result == .dropped {
+                // A gap at the start that never fills while bytes run past the window: no name to wait for.
+                reassemblyBytes -= r.heldBytes
+                report.hitCap("tcp-reassembly-window")
+                return settle(f)
+            }
+            f.head = r
             return
         }
-        f.helloBuffer.append(contentsOf: payload)
-        f.helloNextSeq = seq &+ UInt32(truncatingIfNeeded: payload.count)
         do {
-            switch try TLSClientHello.parse(f.helloBuffer) {
+            switch try TLSClientHello.parse(r.contiguous) {
             case .needMoreData:
-                return waitOrGiveUp(f, report: &report)
+                return waitOrGiveUp(f, r, report: &report)
             case .hello(let hello):
                 if let name = hello.serverName {
                     f.host = name
@@ -179,14 +217,14 @@ public struct FlowTable {
                 }
                 if hello.offersECH { report.hitCap("tls-ech-outer-sni") }
             case .notTLS:
-                switch try HTTPRequestHead.parse(f.helloBuffer) {
+                switch try HTTPRequestHead.parse(r.contiguous) {
                 case .needMoreData:
-                    return waitOrGiveUp(f, report: &report)
-                case .request(let r):
-                    f.host = r.host
-                    f.hostSource = r.host == nil ? nil : r.hostSource
-                    f.method = r.method
-                    f.urlPath = r.path
+                    return waitOrGiveUp(f, r, report: &report)
+                case .request(let req):
+                    f.host = req.host
+                    f.hostSource = req.host == nil ? nil : req.hostSource
+                    f.method = req.method
+                    f.urlPath = req.path
                     f.nameFrame = frame
                 case .notHTTP:
                     break
@@ -195,17 +233,90 @@ public struct FlowTable {
         } catch {
             report.skip(at: "\(file):\(frame)", reason: error.description)
         }
-        f.nameSettled = true
-        f.helloBuffer = []
+        reassemblyBytes -= r.heldBytes
+        settle(f)
     }
 
-    /// Keeps buffering the client's first bytes up to the limit, then gives up on a name.
-    private func waitOrGiveUp(_ f: Flow, report: inout InputReport) {
-        if f.helloBuffer.count >= TLSClientHello.maxHelloBytes {
-            f.nameSettled = true
-            f.helloBuffer = []
-            report.hitCap("client-head-bytes")
+    /// Adds a segment to `stream` and charges what it now holds to the table's budget. Returns what the
+    /// segment did, or nil when the budget is spent (the stream's bytes are released and the caller gives
+    /// up on it).
+    private mutating func charge(_ stream: inout TCPReassembly, seq: UInt32, _ payload: UnsafeRawBufferPointer,
+                                 report: inout InputReport) -> TCPReassembly.AddResult? {
+        let before = stream.heldBytes
+        let result = stream.add(seq: seq, payload)
+        reassemblyBytes += stream.heldBytes - before
+        if reassemblyBytes > limits.maxReassemblyBytes {
+            reassemblyBytes -= stream.heldBytes
+            stream.release()
+            report.hitCap("tcp-reassembly-budget")
+            return nil
         }
+        return result
+    }
+
+    private func settle(_ f: Flow) {
+        f.nameSettled = true
+        f.head = nil
+    }
+
+    /// Keeps buffering the client's first bytes up to the window, then gives up on a name.
+    private mutating func waitOrGiveUp(_ f: Flow, _ r: TCPReassembly, report: inout InputReport) {
+        if r.contiguous.count >= Self.headWindow {
+            reassemblyBytes -= r.heldBytes
+            settle(f)
+            report.hitCap("client-head-bytes")
+        } else {
+            f.head = r
+        }
+    }
+
+    /// DNS over TCP (RFC 1035 §4.2.2, RFC 7766): each direction is put in order and cut into messages by
+    /// their 2-byte length prefix; each message counts as one over UDP would (`size` includes the
+    /// prefix). A message larger than the window is stepped over by its length and counted.
+    private mutating func dnsOverTCP(_ f: Flow, _ tcp: TCPSegment, fromClient: Bool, seq: UInt32, ts: Timestamp, frame: Int,
+                                     report: inout InputReport, emit: (Observation) -> Void) {
+        guard !f.nameSettled, tcp.syn || !tcp.payload.isEmpty else { return }  // settled: given up on this stream
+        var r = (fromClient ? f.dnsUp : f.dnsDown) ?? TCPReassembly(base: seq, window: Self.dnsWindow)
+        if fromClient { f.dnsUp = nil } else { f.dnsDown = nil }
+        guard let result = charge(&r, seq: seq, tcp.payload, report: &report) else {
+            reassemblyBytes -= f.heldBytes
+            f.dnsUp = nil
+            f.dnsDown = nil
+            return settle(f)
+        }
+        defer { if fromClient { f.dnsUp = r } else { f.dnsDown = r } }
+        if result == .dropped { report.hitCap("tcp-reassembly-window") }
+        guard result == .grew else { return }
+        let (src, sport, dst, dport) = fromClient ? (f.client, f.clientPort, f.server, f.serverPort)
+                                                  : (f.server, f.serverPort, f.client, f.clientPort)
+        let before = r.heldBytes
+        while true {
+            let framed: (length: Int, message: Result<DNSMessage, DecodeError>?)? = r.contiguous.withUnsafeBytes { raw in
+                var c = ByteCursor(UnsafeRawBufferPointer(raw))
+                guard let length = c.readU16() else { return nil }
+                guard let body = c.readBytes(Int(length)) else { return (Int(length), nil) }
+                return (Int(length), Result { () throws(DecodeError) in try DNSMessage.parse(body) })
+            }
+            guard let framed else { break }
+            guard let outcome = framed.message else {
+                if framed.length + 2 > Self.dnsWindow {
+                    r.consume(framed.length + 2)
+                    report.hitCap("dns-tcp-message-bytes")
+                    continue
+                }
+                break
+            }
+            r.consume(framed.length + 2)
+            switch outcome {
+            case .success(let m):
+                f.dnsMessages += 1
+                dns.add(m, from: src, port: sport, to: dst, port: dport, transport: .tcp, size: Int64(framed.length + 2),
+                        ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
+            case .failure(let e):
+                report.skip(at: "\(file):\(frame)", reason: "DNS over TCP: \(e)")
+            }
+        }
+        reassemblyBytes += r.heldBytes - before
     }
 
     /// Finishes the flows idle past their timeout at `now`; at most once a second.

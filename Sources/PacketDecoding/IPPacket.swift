@@ -19,7 +19,9 @@ enum IPDecoder {
     static let truncated = DecodeError.Code("ip.truncated")
     static let badVersion = DecodeError.Code("ip.bad-version")
     static let badHeaderLength = DecodeError.Code("ip.bad-header-length")
+    /// Fragments are counted, not reassembled: a name-carrying first flight rarely fragments.
     static let fragment = DecodeError.Code("ip.fragment")
+    static let fragmentV6 = DecodeError.Code("ipv6.fragment")
     static let tooManyExtensions = DecodeError.Code("ip.too-many-extension-headers")
 
     static func decodeV4(_ cursor: ByteCursor) throws(DecodeError) -> IPPacket {
@@ -65,8 +67,12 @@ enum IPDecoder {
                     throw DecodeError(truncated, at: body.position, "IPv6 AH")
                 }
                 next = nh
-            case 44:
-                throw DecodeError(fragment, at: body.position, "IPv6 fragment")
+            case 44:  // fragment header, 8 bytes: an atomic fragment (offset 0, no more) is a whole packet
+                guard let nh = body.readU8(), body.skip(1), let offsetFlags = body.readU16(), body.skip(4) else {
+                    throw DecodeError(truncated, at: body.position, "IPv6 fragment header")
+                }
+                if offsetFlags & 0xFFF9 != 0 { throw DecodeError(fragmentV6, at: body.position, "IPv6 fragment") }
+                next = nh
             default:
                 return IPPacket(source: .v6(sh, sl), destination: .v6(dh, dl), proto: next,
                                 payload: ByteCursor(body.rest, origin: body.position),

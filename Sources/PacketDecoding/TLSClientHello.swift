@@ -129,6 +129,15 @@ public enum TLSClientHello {
         return hello
     }
 
+    /// `name` without a trailing `:port`. RFC 6066 §3 allows no port in a HostName, but some clients
+    /// send one (quic-go's interop client sends `server4:443`); the host before it is what they meant.
+    static func withoutPort(_ name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        guard let colon = name.lastIndex(of: 0x3A) else { return name }
+        let digits = name.count - colon - 1
+        guard colon > 0, (1...5).contains(digits), name[(colon + 1)...].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return name }
+        return UnsafeRawBufferPointer(rebasing: name[..<colon])
+    }
+
     private static func serverName(_ ext: inout ByteCursor) throws(DecodeError) -> (String?, Bool) {
         if ext.isAtEnd { return (nil, false) }  // empty server_name (a server's echo): not an error
         guard let listLength = ext.readU16(), var list = ext.readCursor(Int(listLength)) else {
@@ -139,7 +148,7 @@ public enum TLSClientHello {
                 throw DecodeError(badExtension, at: list.position, "server_name entry")
             }
             if nameType == 0 {
-                if let host = normalizeHost(name) { return (host, false) }
+                if let host = normalizeHost(withoutPort(name)) { return (host, false) }
                 return (nil, true)
             }
         }

@@ -535,7 +535,7 @@ func udpDatagrams(_ path: String, strict: Bool = true) throws
             switch try LinkLayer.decode(bytes, linkType: link) {
             case .ipv4(let c): ip = try IPDecoder.decodeV4(c)
             case .ipv6(let c): ip = try IPDecoder.decodeV6(c)
-            case .other: continue
+            case .other, .otherPPP: continue
             }
             guard ip.proto == 17 else { continue }
             let udp = try UDPDatagram.decode(ip.payload, ipPayloadLength: ip.transportLength)

@@ -567,7 +567,7 @@ final class QUICTests: XCTestCase {
             switch try LinkLayer.decode(bytes, linkType: linkType) {
             case .ipv4(let c): ip = try IPDecoder.decodeV4(c)
             case .ipv6(let c): ip = try IPDecoder.decodeV6(c)
-            case .other: continue
+            case .other, .otherPPP: continue
             }
             guard ip.proto == 17 else { continue }
             let udp = Array(ip.payload.rest)

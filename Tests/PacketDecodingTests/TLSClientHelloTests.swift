@@ -161,6 +161,20 @@ final class TLSClientHelloTests: XCTestCase {
         }
         return out
     }
+
+    /// quic-go's interop client sends `server4:443` as SNI: the port goes, the host stays.
+    func testPortAfterTheServerNameIsDroppedOnlyWhenItIsOneToFiveDigits() {
+        func strip(_ s: String) -> String {
+            Array(s.utf8).withUnsafeBytes { String(decoding: TLSClientHello.withoutPort($0), as: UTF8.self) }
+        }
+        XCTAssertEqual(strip("server4:443"), "server4")
+        XCTAssertEqual(strip("api.openai.com:65535"), "api.openai.com")
+        XCTAssertEqual(strip("a:655350"), "a:655350")  // six digits: not a port, left to be rejected
+        XCTAssertEqual(strip("a:"), "a:")
+        XCTAssertEqual(strip(":443"), ":443")
+        XCTAssertEqual(strip("a:44x"), "a:44x")
+        XCTAssertEqual(strip("chatgpt.com"), "chatgpt.com")
+    }
 }
 
 final class SequenceSpanTests: XCTestCase {
