@@ -6,6 +6,11 @@ let package = Package(
     name: "ShadowScope",
     products: [
         .executable(name: "shadowscope", targets: ["shadowscope"]),
+        // Libraries for the fuzz package in Fuzz/ (a separate package: see Fuzz/Package.swift).
+        .library(name: "ShadowScopeCore", targets: ["ShadowScopeCore"]),
+        .library(name: "PacketDecoding", targets: ["PacketDecoding"]),
+        .library(name: "LogFormats", targets: ["LogFormats"]),
+        .library(name: "Signatures", targets: ["Signatures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
