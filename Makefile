@@ -108,11 +108,11 @@ fuzz-build: fuzz-deps
 fuzz: fuzz-build
 	python3 Fuzz/make_seeds.py
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  mkdir -p Fuzz/corpus/$$t Fuzz/artifacts/$$t; \
+	  mkdir -p Fuzz/corpus/$$t Fuzz/artifacts/$$t Fuzz/logs; \
 	  echo "== $$t for $(FUZZ_SECONDS) s"; \
 	  SWIFT_BACKTRACE=enable=no nice -n 10 Fuzz/.build/release/$$t $(FUZZ_OPTIONS) -max_total_time=$(FUZZ_SECONDS) \
 	    -print_final_stats=1 -artifact_prefix=Fuzz/artifacts/$$t/ Fuzz/corpus/$$t Fuzz/seeds/$$t 2>&1 \
-	    | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" || true; \
+	    | tee Fuzz/logs/$$t.log | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" || true; \
 	done; \
 	found=$$(find Fuzz/artifacts -type f | wc -l); echo "fuzz: $$found crash/timeout/oom artifacts in Fuzz/artifacts"; [ $$found = 0 ]
 

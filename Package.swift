@@ -57,5 +57,9 @@ let package = Package(
         .testTarget(name: "GeoIPTests", dependencies: ["GeoIP", "TestSupport"]),
         .testTarget(name: "OutputTests", dependencies: ["Output", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
+        // Fuzz regressions (Tests/Regressions), the hostile corpus (Tests/Hostile) and split invariance.
+        .testTarget(name: "RegressionTests", dependencies: [
+            "ShadowScopeCore", "PacketDecoding", "LogFormats", "Signatures", "TestSupport",
+        ]),
     ]
 )
