@@ -1,4 +1,5 @@
 import Foundation
+@testable import LogFormats
 import XCTest
 
 /// Every input libFuzzer found a crash, timeout or out-of-memory with (Tests/Regressions/<Target>/<bug>)
@@ -20,5 +21,17 @@ final class FuzzRegressionTests: XCTestCase {
             }
         }
         print("replayed \(replayed) saved fuzz inputs")
+    }
+}
+
+extension FuzzRegressionTests {
+    /// FuzzLogs, Zeek TSV: `#fields ts` then `5.9549696`. parseTimestamp (SquidNative.swift) scaled the
+    /// fraction with `for _ in frac.count..<6`, a range that traps when the fraction has 7 to 9 digits.
+    func testZeekTimestampWithASevenDigitFractionIsReadNotTrapped() throws {
+        try FuzzReplay.replay("FuzzLogs", "zeek-ts-fraction-of-seven-digits-traps")
+        for (text, micros) in [("5.9549696", Int64(5_954_969)), ("5.123456789", 5_123_456), ("5.1", 5_100_000)] {
+            let t = Array(text.utf8).withUnsafeBytes { parseTimestamp($0) }
+            XCTAssertEqual(t?.microseconds, micros, text)
+        }
     }
 }
