@@ -15,7 +15,7 @@ GEOIP_DB := .cache/geoip/dbip-city-lite.mmdb
 RELEASE_BIN := .build/release/shadowscope
 DEMO_INPUTS := fixtures/ai-traffic.pcap fixtures/ai-traffic-sll.pcapng fixtures/squid-access.log
 
-.PHONY: all setup deps geoip build release test demo bench check-signatures clean
+.PHONY: all setup deps geoip build release test demo bench check-signatures clean fuzz fuzz-build fuzz-deps
 
 all: release
 
@@ -84,6 +84,39 @@ bench: setup
 	.build/release/shadowscope-bench matcher --signatures signatures
 	bench/logs.sh $(BENCH_LOG_BYTES)
 	bench/captures.sh $(BENCH_CAPTURE_BYTES) $(BENCH_CAPTURE_FLOWS)
+
+# Fuzzing (issue 9): one libFuzzer binary per parser of untrusted bytes, built by the separate package
+# in Fuzz/ with -sanitize=fuzzer,address. `make fuzz` runs each target FUZZ_SECONDS (default 60), one
+# at a time, seeded from fixtures/, signatures/ and ../shared (Fuzz/make_seeds.py). Working corpora
+# (Fuzz/corpus/) and crash artifacts (Fuzz/artifacts/<Target>/) are git-ignored; a minimized crash
+# belongs in Tests/Regressions/<Target>/<bug-name> with a named test in RegressionTests.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= FuzzCapture FuzzPacket FuzzReassembly FuzzTLS FuzzQUIC FuzzQUICFrames FuzzDNS FuzzHTTP \
+  FuzzLogs FuzzDecompress FuzzCatalog FuzzPolicy
+FUZZ_BUILD_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+FUZZ_OPTIONS ?= -rss_limit_mb=2048 -timeout=1 -max_len=65536
+FUZZ_APT_PACKAGES := python3 zstd wireshark-common
+
+fuzz-deps: deps
+	@missing=""; for p in $(FUZZ_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for fuzzing:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+fuzz-build: fuzz-deps
+	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS)
+
+fuzz: fuzz-build
+	python3 Fuzz/make_seeds.py
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p Fuzz/corpus/$$t Fuzz/artifacts/$$t Fuzz/logs; \
+	  echo "== $$t for $(FUZZ_SECONDS) s"; \
+	  SWIFT_BACKTRACE=enable=no nice -n 10 Fuzz/.build/release/$$t $(FUZZ_OPTIONS) -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=Fuzz/artifacts/$$t/ Fuzz/corpus/$$t Fuzz/seeds/$$t 2>&1 \
+	    | tee Fuzz/logs/$$t.log | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" || true; \
+	done; \
+	found=$$(find Fuzz/artifacts -type f | wc -l); echo "fuzz: $$found crash/timeout/oom artifacts in Fuzz/artifacts"; [ $$found = 0 ]
 
 clean:
 	rm -rf .build

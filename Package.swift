@@ -6,6 +6,11 @@ let package = Package(
     name: "ShadowScope",
     products: [
         .executable(name: "shadowscope", targets: ["shadowscope"]),
+        // Libraries for the fuzz package in Fuzz/ (a separate package: see Fuzz/Package.swift).
+        .library(name: "ShadowScopeCore", targets: ["ShadowScopeCore"]),
+        .library(name: "PacketDecoding", targets: ["PacketDecoding"]),
+        .library(name: "LogFormats", targets: ["LogFormats"]),
+        .library(name: "Signatures", targets: ["Signatures"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -69,5 +74,9 @@ let package = Package(
         .testTarget(name: "AlertDeliveryTests", dependencies: ["AlertDelivery", "Output", "ShadowScopeCore", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "LiveCaptureTests", dependencies: ["TestSupport"], exclude: ["live_capture.sh"]),
+        // Fuzz regressions (Tests/Regressions), the hostile corpus (Tests/Hostile) and split invariance.
+        .testTarget(name: "RegressionTests", dependencies: [
+            "ShadowScopeCore", "PacketDecoding", "LogFormats", "Signatures", "TestSupport",
+        ]),
     ]
 )

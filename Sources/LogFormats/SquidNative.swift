@@ -142,7 +142,8 @@ func parseTimestamp(_ b: UnsafeRawBufferPointer) -> Timestamp? {
         let frac = UnsafeRawBufferPointer(rebasing: b[(dot + 1)...])
         guard !frac.isEmpty, frac.count <= 9, let f = parseInt(frac) else { return nil }
         micros = f
-        for _ in frac.count..<6 { micros *= 10 }
+        // Scale to 6 digits; up to 9 are accepted (nanoseconds). A range `count..<6` traps past 6 digits.
+        for _ in min(frac.count, 6)..<6 { micros *= 10 }
         for _ in 6..<max(6, frac.count) { micros /= 10 }
     }
     return Timestamp(seconds: secs, microseconds: micros)

@@ -1,0 +1,88 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The hostile corpus (Tests/Hostile/corpus, written by Tests/Hostile/make_hostile.py) through the real
+/// `shadowscope scan`, one run per category folder: the process exits 0 or 3, never dies of a signal,
+/// lists every file in the summary, and each file marked "flagged" in expect.tsv shows a counted skip,
+/// a hit cap, a not-analyzed count or a named error.
+final class HostileCorpusTests: XCTestCase {
+    static var corpus: URL { TestPaths.repoRoot.appendingPathComponent("Tests/Hostile/corpus") }
+
+    func testEveryHostileInputIsCountedOrNamedAndNeverTraps() throws {
+        let expectations = try readTSV(Self.corpus.appendingPathComponent("expect.tsv").path)
+        var expected: [String: String] = [:]
+        for row in expectations { expected[row["file"] ?? ""] = row["expect"] }
+        XCTAssertGreaterThanOrEqual(expected.count, 300)
+        let categories = try FileManager.default.contentsOfDirectory(atPath: Self.corpus.path)
+            .filter { !$0.hasSuffix(".tsv") }.sorted()
+        var seen = 0
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(getpid())")
+        try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        for category in categories {
+            let summary = tmp.appendingPathComponent(category + ".json").path
+            let dir = Self.corpus.appendingPathComponent(category).path
+            let (status, reason, stderr) = try run(TestPaths.binary, ["scan", "--jobs", "2", "--summary", summary, dir])
+            XCTAssertEqual(reason, .exit, "\(category): killed by signal \(status)\n\(stderr.suffix(2000))")
+            XCTAssertTrue(status == 0 || status == 3, "\(category): exit \(status)\n\(stderr.suffix(2000))")
+            guard reason == .exit, let data = FileManager.default.contents(atPath: summary),
+                  let json = try JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let inputs = json["input"] as? [[String: Any]] else {
+                XCTFail("\(category): no summary")
+                continue
+            }
+            for input in inputs {
+                guard let file = input["file"] as? String, let range = file.range(of: "corpus/") else { continue }
+                let key = String(file[range.upperBound...])
+                seen += 1
+                let skipped = input["skipped"] as? Int ?? 0
+                let error = input["error"] as? String
+                let caps = (input["caps_hit"] as? [String: Any]) ?? [:]
+                let notAnalyzed = (input["not_analyzed"] as? [String: Any]) ?? [:]
+                if expected[key] == "flagged" {
+                    XCTAssertTrue(error != nil || skipped > 0 || !caps.isEmpty || !notAnalyzed.isEmpty,
+                                  "\(key): nothing counted or named in the summary")
+                }
+                if skipped > 0 {
+                    let samples = input["skipped_samples"] as? [[String: Any]] ?? []
+                    XCTAssertFalse(samples.isEmpty, "\(key): \(skipped) skipped without a sample")
+                }
+            }
+        }
+        XCTAssertEqual(seen, expected.count, "every corpus file appears in a summary")
+    }
+
+    func testDecompressionBombIsStoppedAtTheExpansionLimitAndReported() throws {
+        let file = Self.corpus.appendingPathComponent("compressed/bomb-300MB-of-zeros.log.bz2").path
+        let (status, reason, stdout) = try run(TestPaths.binary, ["scan", "--summary", "-", file])
+        XCTAssertEqual(reason, .exit)
+        XCTAssertEqual(status, 0)
+        XCTAssertTrue(stdout.contains("decompression bomb"), stdout)
+        XCTAssertTrue(stdout.contains("\"input-truncated\""), stdout)
+    }
+
+    private func run(_ executable: String, _ arguments: [String]) throws -> (Int32, Process.TerminationReason, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        final class Box: @unchecked Sendable { var data = Data() }
+        let errBox = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async {
+            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
+            group.leave()
+        }
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        let text = String(decoding: outData, as: UTF8.self) + String(decoding: errBox.data, as: UTF8.self)
+        return (p.terminationStatus, p.terminationReason, text)
+    }
+}
