@@ -332,6 +332,53 @@ final class MergeTests: XCTestCase {
         XCTAssertEqual(try runProgram(TestPaths.binary, ["merge", "\(dir)/m.json"]).stdout, merged.stdout)
     }
 
+    /// Property: a real log cut at random line boundaries into parts, each part scanned on its own and
+    /// the summaries merged, gives the aggregates (all but the file:line evidence) and hour counts of
+    /// scanning the whole log.
+    func testMergeOfRandomSplitsOfARealLogEqualsTheWhole() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("merge-split-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Two real squid logs (the fixture's and the seed's) as one.
+        var lines: [Substring] = []
+        for log in [TestPaths.fixture("squid-access.log"), TestPaths.seed("squid-native.log")] {
+            lines += try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        }
+        let source = "\(dir)/whole.log"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: source, atomically: true, encoding: .utf8)
+        func summary(_ inputs: [String], _ name: String) throws -> [String: Any] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--policy", TestPaths.fixture("policy.yaml"),
+                                                      "--format", "squid", "--summary", "\(dir)/\(name)"] + inputs)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name)"))) as? [String: Any])
+        }
+        let whole = try summary([source], "whole.json")
+        XCTAssertGreaterThan((whole["aggregates"] as? [Any])?.count ?? 0, 3)
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<4 {
+            let cuts = (0..<Int.random(in: 1...3, using: &rng)).map { _ in Int.random(in: 0...lines.count, using: &rng) }.sorted()
+            let bounds = [0] + cuts + [lines.count]
+            var parts: [String] = []
+            for (i, (from, to)) in zip(bounds, bounds.dropFirst()).enumerated() where to > from {
+                let path = "\(dir)/part-\(round)-\(i).log"
+                try (lines[from..<to].joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+                _ = try summary([path], "part-\(round)-\(i).json")
+                parts.append("\(dir)/part-\(round)-\(i).json")
+            }
+            let merged = try runProgram(TestPaths.binary, ["merge"] + parts)
+            XCTAssertEqual(merged.status, 0, merged.stderr)
+            let m = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(merged.stdout.utf8)) as? [String: Any])
+            // Evidence names file:line, which differ between a part and the whole; every figure must not.
+            func figures(_ summary: [String: Any]) -> NSArray {
+                NSArray(array: (summary["aggregates"] as? [[String: Any]] ?? []).map { row in
+                    NSDictionary(dictionary: row.filter { $0.key != "evidence" })
+                })
+            }
+            XCTAssertEqual(figures(m), figures(whole), "cuts at \(cuts)")
+            XCTAssertEqual(m["by_hour"] as? NSArray, whole["by_hour"] as? NSArray, "cuts at \(cuts)")
+        }
+    }
+
     func testMergeRejectsWhatIsNotASummary() throws {
         let r = try runProgram(TestPaths.binary, ["merge", TestPaths.fixture("squid-access.log")])
         XCTAssertEqual(r.status, 2)
