@@ -13,20 +13,33 @@ import ShadowScopeCore
 /// out). A query no reply line followed keeps rcode null. Other dnsmasq lines (start-up,
 /// `forwarded`, DHCP) are `.ignored`; lines not from dnsmasq are skipped.
 ///
-/// Syslog timestamps have no year: `year` is assumed (by default the current UTC year); a log read
-/// across New Year will be off by one year for the December lines. Times are taken as UTC.
+/// Syslog timestamps have no year. It is inferred from `reference`, when the log was last written
+/// (the file's modification time; now for standard input): a line's year is the reference's, or
+/// the year before when that would put the line more than two days after the reference — so a log
+/// that runs across New Year gets its December lines right. Times are taken as UTC.
 public struct Dnsmasq: LogFormat {
     public let name = "dnsmasq"
-    let year: Int64
+    let reference: Timestamp
     /// Queries held for their answers; past this the oldest is written out as it is.
     public static let maxPendingQueries = 4096
 
-    public init(year: Int64? = nil) {
-        if let year {
-            self.year = year
-        } else {
-            self.year = Timestamp(seconds: Int64(time(nil))).civil.year
-        }
+    /// `reference`: when the log was last written (default: now).
+    public init(reference: Timestamp = Timestamp(seconds: Int64(time(nil)))) {
+        self.reference = reference
+    }
+
+    /// Every line in `year` (a log known to lie within one year).
+    public init(year: Int64) {
+        reference = civilTimestamp(year: year, month: 12, day: 31, hour: 23, minute: 59, second: 59) ?? Timestamp(seconds: 0)
+    }
+
+    /// The line's time in the reference's year, or the year before when that is far in the future.
+    func inferYear(_ c: inout TextCursor) -> Timestamp? {
+        let start = c.offset
+        let year = reference.civil.year
+        if let ts = Self.readSyslogTime(&c, year: year), ts.microseconds <= reference.microseconds + 2 * 86_400_000_000 { return ts }
+        c.offset = start
+        return Self.readSyslogTime(&c, year: year - 1)
     }
 
     public func recognizes(_ line: UnsafeRawBufferPointer) -> Bool {
@@ -110,7 +123,7 @@ public struct Dnsmasq: LogFormat {
     func read(_ line: UnsafeRawBufferPointer, source: SourceRef) -> Line {
         if line.allSatisfy(isBlank) { return .other(.ignored) }
         var c = TextCursor(line)
-        guard let ts = Self.readSyslogTime(&c, year: year) else {
+        guard let ts = inferYear(&c) else {
             return .other(.skipped("no syslog time (MMM DD HH:MM:SS) at the start"))
         }
         guard let start = messageStart(line, from: c.offset) else {

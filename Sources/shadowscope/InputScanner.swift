@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import LogFormats
 import Output
 import PacketDecoding
@@ -73,13 +74,17 @@ struct InputScanner: Sendable {
             }
             return report
         }
-        let logFormat: (any LogFormat)?
+        var logFormat: (any LogFormat)?
         if format == "auto" {
             logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
         } else if let custom {
             logFormat = custom
         } else {
             logFormat = allLogFormats.first { $0.name == format }
+        }
+        if logFormat is Dnsmasq {  // syslog times have no year: it comes from when the file was written
+            var st = stat()
+            if path != "-", stat(path, &st) == 0 { logFormat = Dnsmasq(reference: Timestamp(seconds: Int64(st.st_mtim.tv_sec))) }
         }
         guard let logFormat else {
             var r = InputReport(file: path, format: "unknown" + suffix)

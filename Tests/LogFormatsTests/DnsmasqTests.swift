@@ -101,3 +101,28 @@ final class DnsmasqTests: XCTestCase {
         XCTAssertEqual(data.withUnsafeBytes { detectLogFormat(sample: $0)?.name }, "dnsmasq")
     }
 }
+
+/// dnsmasq's syslog times carry no year: it comes from when the log was written.
+final class DnsmasqYearTests: XCTestCase {
+    func timestamp(_ line: String, reference: String) -> String? {
+        guard let ref = Timestamp(rfc3339: reference) else { return nil }
+        var parser = Dnsmasq(reference: ref).makeParser()
+        let result = Array(line.utf8).withUnsafeBytes { parser.parse($0, source: SourceRef(file: "f", position: .line(1))) }
+        var all: [Observation] = []
+        if case .observation(let o) = result { all.append(o) }
+        all += parser.finish()
+        return all.first?.timestamp.rfc3339
+    }
+
+    func testTheYearIsTheReferencesOrTheOneBeforeAcrossNewYear() {
+        let q = " dnsmasq[7]: query[A] chatgpt.com from 10.0.0.5"
+        // A log written on 2027-01-02: its January lines are 2027, its December lines 2026.
+        XCTAssertEqual(timestamp("Jan  1 00:00:05" + q, reference: "2027-01-02T08:00:00Z"), "2027-01-01T00:00:05.000Z")
+        XCTAssertEqual(timestamp("Dec 31 23:59:58" + q, reference: "2027-01-02T08:00:00Z"), "2026-12-31T23:59:58.000Z")
+        // Within two days after the reference still counts as its year (clocks and rotation lag).
+        XCTAssertEqual(timestamp("Nov 26 10:00:00" + q, reference: "2026-11-25T08:00:00Z"), "2026-11-26T10:00:00.000Z")
+        XCTAssertEqual(timestamp("Nov 28 10:00:00" + q, reference: "2026-11-25T08:00:00Z"), "2025-11-28T10:00:00.000Z")
+        // Feb 29 only exists in the year before a reference of 2025: read in 2024.
+        XCTAssertEqual(timestamp("Feb 29 12:00:00" + q, reference: "2025-03-10T00:00:00Z"), "2024-02-29T12:00:00.000Z")
+    }
+}
