@@ -73,7 +73,7 @@ let package = Package(
         .testTarget(name: "StateStoreTests", dependencies: ["StateStore", "TestSupport"]),
         .testTarget(name: "AlertDeliveryTests", dependencies: ["AlertDelivery", "Output", "ShadowScopeCore", "TestSupport"]),
         .testTarget(name: "ShadowScopeCLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "LiveCaptureTests", dependencies: ["TestSupport"], exclude: ["live_capture.sh"]),
+        .testTarget(name: "LiveCaptureTests", dependencies: ["ShadowScopeCore", "TestSupport"], exclude: ["live_capture.sh"]),
         // Fuzz regressions (Tests/Regressions), the hostile corpus (Tests/Hostile) and split invariance.
         .testTarget(name: "RegressionTests", dependencies: [
             "ShadowScopeCore", "PacketDecoding", "LogFormats", "Signatures", "TestSupport",

@@ -22,7 +22,7 @@ final class CaptureSession {
     /// `--syslog`: alerts also go to the spool, from which a thread sends them.
     var forwarder: SyslogForwarder?
 
-    init(interface: String, stateDirectory: String, db: StateDatabase, setup: Setup, alertsPath: String?, observationsPath: String?) throws(ConfigurationError) {
+    init(interface: String, stateDirectory: String, db: StateDatabase, setup: Setup, alertsPath: String?, observationsPath: String?, now: Timestamp) throws(ConfigurationError) {
         key = "capture:\(interface)"
         self.db = db
         self.setup = setup
@@ -33,7 +33,7 @@ final class CaptureSession {
         alertsOut = try alertsPath.map { path throws(ConfigurationError) in try OutputFile(path: path, append: true) }
         observationsOut = try observationsPath.map { path throws(ConfigurationError) in try OutputFile(path: path, append: true) }
         period = ""
-        period = localDay(Timestamp.now)
+        period = localDay(now)
         // Resume the day from the last checkpoint; an earlier day's checkpoint that never got its
         // summary (killed before midnight) gets it now.
         do {

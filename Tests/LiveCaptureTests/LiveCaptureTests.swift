@@ -1,4 +1,5 @@
 import Foundation
+import ShadowScopeCore
 import TestSupport
 import XCTest
 
@@ -80,6 +81,23 @@ final class LiveCaptureTests: XCTestCase {
         XCTAssertEqual(rows.first { $0["service_id"] as? String == "anthropic-claude" }?["bytes_up"] as? Int, 103_354)
         XCTAssertEqual(rows.first { $0["service_id"] as? String == "openai-chatgpt" }?["bytes_up"] as? Int, 718)
         XCTAssertEqual(Set(rows.compactMap { $0["service_id"] as? String }), ["anthropic-claude", "anthropic-api", "openai-chatgpt", "openai-api", "deepseek-chat"])
+    }
+
+    /// At midnight the day's summary is written and the next day starts empty.
+    func testMidnightWritesTheDaySummaryAndStartsTheNextDay() throws {
+        try script(["midnight", TestPaths.binary, work])
+        XCTAssertEqual(read("capture.status").trimmingCharacters(in: .whitespacesAndNewlines), "0")
+        let names = try FileManager.default.contentsOfDirectory(atPath: work + "/state/summaries").filter { $0.hasSuffix(".json") }.sorted()
+        XCTAssertEqual(names.count, 2, "\(names)")
+        guard names.count == 2 else { return }
+        XCTAssertEqual(shiftDay(String(names[0].dropLast(5)), by: 1), String(names[1].dropLast(5)), "consecutive days")
+        func services(_ name: String) throws -> [String] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: work + "/state/summaries/" + name))
+            let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+            return (summary["aggregates"] as? [[String: Any]] ?? []).compactMap { $0["service_id"] as? String }
+        }
+        XCTAssertEqual(try services(names[0]), ["openai-chatgpt"], "before midnight")
+        XCTAssertEqual(try services(names[1]), ["anthropic-claude"], "after midnight, the new day alone")
     }
 
     /// Ten million distinct flows (TCP SYNs from tcpreplay --unique-ip) through the interface: memory

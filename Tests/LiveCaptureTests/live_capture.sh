@@ -11,6 +11,9 @@
 #       OUTDIR: observations.ndjson, alerts.ndjson, state/, capture-1.err and capture.err (stderr of
 #       each run), capture.status (the second run's exit status), oracle.pcap and oracle.tsv
 #       (fixtures/oracle.py over tcpdump's copy: tshark's figures).
+#   live_capture.sh midnight BINARY OUTDIR
+#       The capture's day clock set 12 s before midnight: one connection before, one after; leaves
+#       state/summaries/ with a summary per day, capture.err, capture.status.
 #   live_capture.sh flood BINARY OUTDIR FLOWS
 #       The same namespaces; a pcap of 1,000,000 TCP SYNs, each its own flow, is replayed with
 #       tcpreplay --loop N --unique-ip (new addresses every loop) until FLOWS distinct flows have
@@ -87,6 +90,23 @@ traffic)
   sleep 0.3; kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
   python3 "$FIX/oracle.py" flows "$OUT/oracle.pcap" "$OUT/oracle.tsv" chatgpt.com,claude.ai,api.anthropic.com,api.openai.com,chat.deepseek.com,www.example.org >"$OUT/oracle.out"
   ;;
+midnight)
+  # The capture's clock (days, checkpoints; not packet times) is set to 12 s before a UTC midnight
+  # (no policy: days are UTC): one connection before it, one after; SIGTERM.
+  openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=fixture -days 2 -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
+  ip netns exec "$S" python3 "$FIX/fixture_server.py" "$OUT/cert.pem" "$OUT/key.pem" 10.77.0.2 2>"$OUT/server.log" &
+  PIDS+=($!)
+  for _ in $(seq 100); do ip netns exec "$S" ss -ltn | grep -q 10.77.0.2:443 && break; sleep 0.1; done
+  NOW=$(date +%s)
+  OFFSET=$(( (NOW / 86400 + 1) * 86400 - 12 - NOW ))
+  start_capture --clock-offset-seconds "$OFFSET" --status-interval 1 --checkpoint-interval 1
+  CURL=(ip netns exec "$C" curl -sk --max-time 10 -o /dev/null)
+  "${CURL[@]}" --resolve chatgpt.com:443:10.77.0.2 https://chatgpt.com/
+  sleep 14                                    # linger 5 s, a checkpoint, then midnight
+  "${CURL[@]}" --resolve claude.ai:443:10.77.0.2 https://claude.ai/
+  sleep 0.5
+  stop_capture
+  ;;
 flood)
   python3 - "$OUT/syn.pcap" <<'PY'
 import struct, sys
@@ -111,5 +131,5 @@ PY
   stop_capture
   rm -f "$OUT/syn.pcap"
   ;;
-*) echo "usage: live_capture.sh traffic|flood BINARY OUTDIR [FLOWS]" >&2; exit 2 ;;
+*) echo "usage: live_capture.sh traffic|midnight|flood BINARY OUTDIR [FLOWS]" >&2; exit 2 ;;
 esac
