@@ -41,7 +41,7 @@ public struct BindQueryLog: StatelessLogFormat {
             // Another category of a named log, or not a named log at all.
             return time != nil ? .ignored : .skipped("not a BIND query log line")
         }
-        guard let ts = time else {
+        guard let (ts, local) = time else {
             if line.starts(with: "client ".utf8) { return .skipped("no time on the line (named's print-time is off)") }
             return .skipped("time '\(String(decoding: line.prefix(24), as: UTF8.self))' is not DD-Mon-YYYY HH:MM:SS.mmm")
         }
@@ -49,6 +49,7 @@ public struct BindQueryLog: StatelessLogFormat {
             return .skipped("query line without 'client '")
         }
         var o = Observation(timestamp: ts, source: source)
+        o.localTime = local
 
         // client [@0x...] ADDR#PORT [(name)]: [view NAME: ]query: ...
         var i = clientAt + 7
@@ -93,24 +94,25 @@ public struct BindQueryLog: StatelessLogFormat {
         return .observation(o)
     }
 
-    /// `25-Nov-2026 11:31:42.656` or `2026-11-25T11:31:42.656[Z|+01:00]`, then a blank.
-    static func readTime(_ c: inout TextCursor) -> Timestamp? {
+    /// `25-Nov-2026 11:31:42.656` or `2026-11-25T11:31:42.656[Z|+01:00]`, then a blank; `local`
+    /// when no zone was written (BIND's default: the server's local time).
+    static func readTime(_ c: inout TextCursor) -> (ts: Timestamp, local: Bool)? {
         let save = c.offset
         if let d = c.digits(2), c.byte(0x2D), let name = c.letters(max: 3), let m = monthFromAbbreviation(name),
            c.byte(0x2D), let y = c.digits(4), c.byte(0x20),
            let h = c.digits(2), c.byte(0x3A), let mi = c.digits(2), c.byte(0x3A), let s = c.digits(2),
            let micros = c.fraction(), c.byte(0x20),
            let ts = civilTimestamp(year: Int64(y), month: m, day: d, hour: h, minute: mi, second: s, microseconds: micros) {
-            return ts
+            return (ts, true)
         }
         c.offset = save
         if let y = c.digits(4), c.byte(0x2D), let m = c.digits(2), c.byte(0x2D), let d = c.digits(2), c.byte(0x54),
            let h = c.digits(2), c.byte(0x3A), let mi = c.digits(2), c.byte(0x3A), let s = c.digits(2),
            let micros = c.fraction() {
-            let offset = c.utcOffset() ?? 0
+            let offset = c.utcOffset()
             if c.byte(0x20), let ts = civilTimestamp(year: Int64(y), month: m, day: d, hour: h, minute: mi, second: s,
-                                                       microseconds: micros, offsetSeconds: offset) {
-                return ts
+                                                       microseconds: micros, offsetSeconds: offset ?? 0) {
+                return (ts, offset == nil)
             }
         }
         c.offset = save

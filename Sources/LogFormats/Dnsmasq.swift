@@ -175,6 +175,7 @@ public struct Dnsmasq: LogFormat {
             return .other(.skipped("client '\(text(clip(client, 0)))' is not an address"))
         }
         var o = Observation(timestamp: ts, source: source)
+        o.localTime = true  // syslog time: the host's local time, no zone
         o.transport = .udp
         o.clientIP = ip
         o.clientPort = clientPort

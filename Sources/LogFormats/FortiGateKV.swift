@@ -114,6 +114,8 @@ public struct FortiGateKV: StatelessLogFormat {
             return .skipped("no usable time: eventtime '\(str("eventtime") ?? "")', date '\(str("date") ?? "")', time '\(str("time") ?? "")'")
         }
         var o = Observation(timestamp: ts, source: source)
+        // date= time= without tz= are the device's local time; eventtime is epoch-based.
+        o.localTime = v["eventtime"].flatMap { parseInt($0.0) } == nil && v["tz"] == nil
         for (k, isClient) in [("srcip", true), ("dstip", false)] {
             guard let t = str(k) else { continue }
             guard let ip = IPAddress(t) else { return .skipped("\(k) '\(t)' is not an address") }

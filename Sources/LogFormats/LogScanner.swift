@@ -8,6 +8,8 @@ public struct LogScanner {
     /// this returns false is counted as an observation but not parsed further: the scanner's caller
     /// wants only records about catalog hosts. Nil: every line is parsed.
     public var isRelevant: ((UnsafeRawBufferPointer) -> Bool)?
+    /// `--timezone`: the zone of times written without one; nil takes them as UTC.
+    public var localZone: LocalTimeZone?
 
     public init(format: any LogFormat, isRelevant: ((UnsafeRawBufferPointer) -> Bool)? = nil) {
         self.format = format
@@ -21,9 +23,18 @@ public struct LogScanner {
     }
 
     public func scan(source: inout some ByteSource, file: String, report: inout InputReport,
-                     emit: (Observation) -> Void) {
+                     emit emitRaw: (Observation) -> Void) {
         var lastLine = 0
         var parser = format.makeParser()
+        var zone = localZone
+        func emit(_ observation: Observation) {
+            guard observation.localTime, var z = zone else { return emitRaw(observation) }
+            var o = observation
+            o.timestamp = z.utc(fromLocal: o.timestamp)
+            zone = z
+            o.localTime = false
+            emitRaw(o)
+        }
         do {
             try LineReader.forEachLine(source: &source) { line, number in
                 lastLine = number

@@ -1,3 +1,4 @@
+import Foundation
 import ShadowScopeCore
 
 // MARK: civil dates and times shared by the text log formats
@@ -132,5 +133,38 @@ struct TextCursor {
         for _ in n..<6 { micros *= 10 }
         for _ in 6..<max(6, n) { micros /= 10 }
         return micros
+    }
+}
+
+/// `--timezone`: turns wall-clock times written without a zone into UTC, following the zone's
+/// daylight-saving rules. The offset is looked up once per local hour, not per line.
+public struct LocalTimeZone: Sendable {
+    public let identifier: String
+    private let zone: TimeZone
+    private var cachedHour = Int64.min
+    private var cachedOffset: Int64 = 0
+
+    /// Nil for a name the system's zone database does not know.
+    public init?(identifier: String) {
+        guard let zone = TimeZone(identifier: identifier) else { return nil }
+        self.identifier = identifier
+        self.zone = zone
+    }
+
+    private func offset(at utcSeconds: Int64) -> Int64 {
+        Int64(zone.secondsFromGMT(for: Date(timeIntervalSince1970: Double(utcSeconds))))
+    }
+
+    /// `local` holds a wall-clock time as if it were UTC; the result is the instant it names. A time in
+    /// the hour skipped in spring is read with the offset before the change; in the hour repeated in
+    /// autumn, the second occurrence (standard time) is taken: the log cannot tell which it was.
+    public mutating func utc(fromLocal local: Timestamp) -> Timestamp {
+        let hour = local.seconds >= 0 ? local.seconds / 3600 : (local.seconds - 3599) / 3600
+        if hour != cachedHour {
+            let guess = offset(at: local.seconds)
+            cachedOffset = offset(at: local.seconds - guess)
+            cachedHour = hour
+        }
+        return Timestamp(microseconds: local.microseconds - cachedOffset * 1_000_000)
     }
 }

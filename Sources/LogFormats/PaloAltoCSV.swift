@@ -80,6 +80,7 @@ public struct PaloAltoCSV: StatelessLogFormat {
         guard f.count >= needed else { return .skipped("\(type) log with \(f.count) fields, \(needed) at least expected") }
         guard let ts = Self.readTime(f[6].bytes) else { return .skipped("generated time '\(text(clip(f[6].bytes, 0)))' is not YYYY/MM/DD HH:MM:SS") }
         var o = Observation(timestamp: ts, source: source)
+        o.localTime = true  // the firewall's local time, no zone
         guard let src = IPAddress(f[7].string) else { return .skipped("source address '\(text(clip(f[7].bytes, 0)))' is not an address") }
         guard let dst = IPAddress(f[8].string) else { return .skipped("destination address '\(text(clip(f[8].bytes, 0)))' is not an address") }
         o.clientIP = src

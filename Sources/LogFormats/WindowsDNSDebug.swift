@@ -105,6 +105,7 @@ public struct WindowsDNSDebug: StatelessLogFormat {
             return .skipped("question name '\(text(clip(qname, 0)))' is not (n)label...(0)")
         }
         var o = Observation(timestamp: ts, source: source)
+        o.localTime = true  // the DNS server's local time, no zone
         o.clientIP = ip
         o.transport = proto.elementsEqual("TCP".utf8) ? .tcp : .udp
         o.host = host

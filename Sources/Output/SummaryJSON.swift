@@ -19,6 +19,9 @@ public struct SummaryContext: Sendable {
     public var geoip: GeoIPInfo?
     public var hours: BusinessHours
     public var policySource: String
+    /// How log times written without a zone were read: `--timezone`'s zone, or as UTC.
+    public var localTimes = SummaryContext.localTimesAsUTC
+    public static let localTimesAsUTC = "UTC (no --timezone given)"
     public init(tool: String, geoip: GeoIPInfo?, hours: BusinessHours, policySource: String = Policy().source) {
         self.tool = tool
         self.geoip = geoip
@@ -40,6 +43,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
     w.field("business_hours", context.hours.description)
     w.field("day", "UTC")
     w.field("policy", context.policySource)
+    w.field("local_times", context.localTimes)
     w.endObject()
     w.beginObject("geoip")
     if let g = context.geoip {

@@ -12,6 +12,7 @@ public struct SummaryReader {
     public var aggregates = Aggregates()
     public var geoip: GeoIPInfo?
     public var policySource: String?
+    public var localTimes: String?
 
     public init(json data: Data, file: String) throws(ReadError) {
         guard let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
@@ -21,6 +22,7 @@ public struct SummaryReader {
             throw ReadError(description: "\(file): schema is not \(summarySchema)")
         }
         policySource = (root["assumptions"] as? [String: Any])?["policy"] as? String
+        localTimes = (root["assumptions"] as? [String: Any])?["local_times"] as? String
         if let g = root["geoip"] as? [String: Any], let type = g["database"] as? String {
             geoip = GeoIPInfo(path: g["path"] as? String ?? "", databaseType: type,
                               buildEpoch: (g["build_epoch"] as? NSNumber)?.uint64Value ?? 0, attribution: g["attribution"] as? String)

@@ -76,6 +76,9 @@ public struct Observation: Sendable {
     public var packetsUp: Int64?
     public var packetsDown: Int64?
     public var durationMs: Int64?
+    /// The source wrote a wall-clock time without a zone (BIND, dnsmasq, ...): `timestamp` holds it
+    /// as if it were UTC until the scanner converts it with `--timezone`.
+    public var localTime = false
 
     public init(timestamp: Timestamp, source: SourceRef) {
         self.timestamp = timestamp

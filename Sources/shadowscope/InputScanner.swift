@@ -19,6 +19,8 @@ struct InputScanner: Sendable {
     var format: String
     var custom: SquidCustom?
     var setup: Setup
+    /// `--timezone`: the zone of log times written without one.
+    var localZone: LocalTimeZone? = nil
 
     /// Scans `path`, writing observation lines to `out` when given. Without an observations output
     /// only catalog hosts matter, so the log scanner may skip the rest early.
@@ -95,7 +97,9 @@ struct InputScanner: Sendable {
         var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
         var content = source.content
-        LogScanner(format: logFormat, isRelevant: relevant).scan(source: &content, file: path, report: &report) { o in
+        var logScanner = LogScanner(format: logFormat, isRelevant: relevant)
+        logScanner.localZone = localZone
+        logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }
         }
         report.matched = matched

@@ -26,6 +26,7 @@ struct Merge: ParsableCommand {
         var aggregates = Aggregates()
         var geoip: GeoIPInfo? = nil
         var policySource: String? = nil
+        var localTimes: String? = nil
         for path in summaries {
             let data: Data?
             if path == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else { data = FileManager.default.contents(atPath: path) }
@@ -39,13 +40,15 @@ struct Merge: ParsableCommand {
                 aggregates.merge(s.aggregates)
                 geoip = geoip ?? s.geoip
                 policySource = policySource ?? s.policySource
+                localTimes = localTimes ?? s.localTimes
             } catch {
                 printError(error.description)
                 throw ExitCode(Exit.usage)
             }
         }
-        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: geoip, hours: BusinessHours(),
+        var context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: geoip, hours: BusinessHours(),
                                      policySource: policySource ?? Policy().source)
+        context.localTimes = localTimes ?? SummaryContext.localTimesAsUTC
         if let path = summary ?? (table || report == "-" ? nil : "-") {
             do {
                 let out = try OutputFile(path: path)

@@ -41,6 +41,9 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Policy YAML: approved services and tiers, allowed regions, business hours and time zone, upload thresholds (default: nothing approved).", valueName: "FILE"))
     var policy: String?
 
+    @Option(help: ArgumentHelp("Time zone of log times written without one (BIND, dnsmasq, Windows DNS, PAN-OS, FortiGate without tz=): an IANA name such as Europe/Berlin. Default: such times are taken as UTC. The summary says which.", valueName: "ZONE"))
+    var timezone: String?
+
     @Option(help: ArgumentHelp("Keep history and raised alert ids in DIR/state.sqlite: enables unusual-upload against earlier days and first-seen, and an alert id already raised is not raised again. Created mode 0700.", valueName: "DIR"))
     var state: String?
 
@@ -89,6 +92,9 @@ struct Scan: ParsableCommand {
         }
         if inputs.filter({ $0 == "-" }).count > 1 { throw ValidationError("standard input (-) can be read only once") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be 1 or more") }
+        if let timezone, LocalTimeZone(identifier: timezone) == nil {
+            throw ValidationError("--timezone: '\(timezone)' is not a time zone name (IANA, e.g. Europe/Berlin or UTC)")
+        }
         if let syslog {
             do { _ = try SyslogURL(parsing: syslog) } catch { throw ValidationError("--syslog: \(error.description)") }
             if syslogSpool == nil && state == nil { throw ValidationError("--syslog needs --syslog-spool DIR (or --state DIR, whose syslog-spool folder is then used), where alerts wait while the receiver is away") }
@@ -209,7 +215,7 @@ struct Scan: ParsableCommand {
         }
 
         let files = expandInputs(inputs)
-        let scanner = InputScanner(format: format, custom: custom, setup: setup)
+        let scanner = InputScanner(format: format, custom: custom, setup: setup, localZone: timezone.flatMap(LocalTimeZone.init(identifier:)))
         let results = scanAll(files, with: scanner, observationsTo: observationOut)
         var reports: [InputReport] = []
         var aggregates = Aggregates()
@@ -240,8 +246,9 @@ struct Scan: ParsableCommand {
             out.close()
         }
         observationOut?.close()
-        let context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours,
+        var context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours,
                                      policySource: setup.policy.source)
+        context.localTimes = timezone.map { "\($0) (--timezone)" } ?? SummaryContext.localTimesAsUTC
         summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }

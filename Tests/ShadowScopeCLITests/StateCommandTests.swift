@@ -85,3 +85,20 @@ final class StateCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("\(file): --state needs a directory"), r.stderr)
     }
 }
+
+/// `scan --timezone`: the summary says how zone-less times were read, and a bad zone is a usage error.
+final class TimezoneCommandTests: XCTestCase {
+    func testTheSummarySaysHowLocalTimesWereRead() throws {
+        for (arguments, expected) in [([], "UTC (no --timezone given)"), (["--timezone", "Europe/Berlin"], "Europe/Berlin (--timezone)")] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--summary", "-"] + arguments + [TestPaths.seed("bind-query.log")])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            XCTAssertEqual((summary["assumptions"] as? [String: Any])?["local_times"] as? String, expected)
+            let first = (summary["aggregates"] as? [[String: Any]] ?? []).compactMap { $0["first_seen"] as? String }.min()
+            XCTAssertEqual(first, arguments.isEmpty ? "2026-11-25T11:31:42.656Z" : "2026-11-25T10:31:42.656Z")
+        }
+        let bad = try runProgram(TestPaths.binary, ["scan", "--timezone", "CEST", TestPaths.seed("bind-query.log")])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertTrue(bad.stderr.contains("--timezone: 'CEST' is not a time zone name"), bad.stderr)
+    }
+}
