@@ -37,7 +37,7 @@ final class RsyslogDeliveryTests: XCTestCase {
 
     var spool: String { work + "/spool" }
 
-    func scan(_ inputs: [String], to url: String, alerts: String, _ extra: [String] = []) throws -> (status: Int32, stdout: String, stderr: String) {
+    func scan(_ inputs: [String], to url: String, alerts: String, _ extra: [String] = []) throws -> ProgramResult {
         try runProgram(bin, ["scan", "--policy", TestPaths.fixture("policy.yaml"), "--summary", work + "/summary.json",
                              "--alerts", alerts, "--syslog", url, "--syslog-spool", spool] + extra + inputs)
     }
@@ -113,7 +113,7 @@ final class RsyslogDeliveryTests: XCTestCase {
 
     func testReceiverComingBackWhileTheScanWaitsGetsEverything() throws {
         let rs = try rsyslog("rsyslog")
-        final class Result: @unchecked Sendable { var value: (status: Int32, stdout: String, stderr: String)?; var error: Error? }
+        final class Result: @unchecked Sendable { var value: ProgramResult?; var error: Error? }
         let result = Result()
         let done = DispatchSemaphore(value: 0)
         let (bin, url, alerts, spool, work) = (bin, "tcp://127.0.0.1:\(rs.port)", work + "/alerts.ndjson", spool, work)

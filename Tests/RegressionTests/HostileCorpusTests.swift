@@ -23,7 +23,7 @@ final class HostileCorpusTests: XCTestCase {
         for category in categories {
             let summary = tmp.appendingPathComponent(category + ".json").path
             let dir = Self.corpus.appendingPathComponent(category).path
-            let (status, reason, stderr) = try run(TestPaths.binary, ["scan", "--jobs", "2", "--summary", summary, dir])
+            let (status, _, stderr, reason) = try runProgram(TestPaths.binary, ["scan", "--jobs", "2", "--summary", summary, dir])
             XCTAssertEqual(reason, .exit, "\(category): killed by signal \(status)\n\(stderr.suffix(2000))")
             XCTAssertTrue(status == 0 || status == 3, "\(category): exit \(status)\n\(stderr.suffix(2000))")
             guard reason == .exit, let data = FileManager.default.contents(atPath: summary),
@@ -55,34 +55,11 @@ final class HostileCorpusTests: XCTestCase {
 
     func testDecompressionBombIsStoppedAtTheExpansionLimitAndReported() throws {
         let file = Self.corpus.appendingPathComponent("compressed/bomb-300MB-of-zeros.log.bz2").path
-        let (status, reason, stdout) = try run(TestPaths.binary, ["scan", "--summary", "-", file])
+        let r = try runProgram(TestPaths.binary, ["scan", "--summary", "-", file])
+        let (status, reason, stdout) = (r.status, r.reason, r.stdout + r.stderr)
         XCTAssertEqual(reason, .exit)
         XCTAssertEqual(status, 0)
         XCTAssertTrue(stdout.contains("decompression bomb"), stdout)
         XCTAssertTrue(stdout.contains("\"input-truncated\""), stdout)
-    }
-
-    private func run(_ executable: String, _ arguments: [String]) throws -> (Int32, Process.TerminationReason, String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        final class Box: @unchecked Sendable { var data = Data() }
-        let errBox = Box()
-        let group = DispatchGroup()
-        group.enter()
-        DispatchQueue.global().async {
-            errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        p.waitUntilExit()
-        let text = String(decoding: outData, as: UTF8.self) + String(decoding: errBox.data, as: UTF8.self)
-        return (p.terminationStatus, p.terminationReason, text)
     }
 }

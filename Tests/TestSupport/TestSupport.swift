@@ -41,9 +41,13 @@ public func readTSV(_ path: String, skipLinesStartingWith prefix: String? = nil)
     }
 }
 
-/// Runs a program and returns its exit status, stdout and stderr.
+/// What `runProgram` saw: the exit status (the signal number when `reason` is `.uncaughtSignal`),
+/// stdout and stderr.
+public typealias ProgramResult = (status: Int32, stdout: String, stderr: String, reason: Process.TerminationReason)
+
+/// Runs a program to its end.
 public func runProgram(_ executable: String, _ arguments: [String], stdin: Data? = nil,
-                environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+                environment: [String: String]? = nil) throws -> ProgramResult {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable)
     p.arguments = arguments
@@ -71,5 +75,5 @@ public func runProgram(_ executable: String, _ arguments: [String], stdin: Data?
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     group.wait()
     p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self))
+    return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self), p.terminationReason)
 }
