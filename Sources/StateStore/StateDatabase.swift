@@ -83,21 +83,19 @@ public final class StateDatabase: @unchecked Sendable {  // DatabaseQueue serial
         do {
             try queue.write { db in
                 try db.execute(sql: "DELETE FROM usage WHERE input_key = ?", arguments: [inputKey])
-                var rows: [String: (bytes: Int64, connections: Int64, first: Int64)] = [:]
-                var keys: [String: (String, String, String)] = [:]
+                struct Key: Hashable { var day, user, service: String }
+                var rows: [Key: (bytes: Int64, connections: Int64, first: Int64)] = [:]
                 for (k, v) in aggregates.rows where !v.weakOnly {
-                    let id = "\(k.day)\u{1F}\(k.user)\u{1F}\(k.serviceID)"  // regions summed: history is per user and service
-                    var r = rows[id] ?? (0, 0, Int64.max)
+                    let key = Key(day: k.day, user: k.user, service: k.serviceID)  // regions summed: history is per user and service
+                    var r = rows[key] ?? (0, 0, Int64.max)
                     r.bytes += v.bytesUp
                     r.connections += v.connections
                     r.first = min(r.first, v.firstSeen.microseconds)
-                    rows[id] = r
-                    keys[id] = (k.day, k.user, k.serviceID)
+                    rows[key] = r
                 }
-                for (id, r) in rows {
-                    guard let (day, user, service) = keys[id] else { continue }
+                for (k, r) in rows {
                     try db.execute(sql: "INSERT INTO usage VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                   arguments: [inputKey, day, user, service, r.bytes, r.connections, r.first])
+                                   arguments: [inputKey, k.day, k.user, k.service, r.bytes, r.connections, r.first])
                 }
             }
         } catch { throw Failure(description: "\(path): \(error)") }

@@ -122,22 +122,22 @@ final class CaptureSession {
     private func raise(_ alerts: [Alert]) {
         guard !alerts.isEmpty else { return }
         var seen = Set<String>()
-        let unique = alerts.filter { seen.insert(alertID($0)).inserted }
+        let unique = alerts.map { (id: alertID($0), alert: $0) }.filter { seen.insert($0.id).inserted }
         do {
-            let already = try db.alreadyRaised(unique.map(alertID))
-            let fresh = unique.filter { !already.contains(alertID($0)) }
+            let already = try db.alreadyRaised(unique.map(\.id))
+            let fresh = unique.filter { !already.contains($0.id) }
             guard !fresh.isEmpty else { return }
             if let out = alertsOut {
                 var w = JSONWriter()
-                for a in fresh {
+                for (_, a) in fresh {
                     w.reset()
                     writeAlert(a, into: &w)
                     out.write(w.bytes + [0x0A])
                 }
                 out.sync()
             }
-            try forwarder?.enqueue(fresh)
-            try db.markRaised(fresh.map { (alertID($0), $0) }, at: Timestamp.now)
+            try forwarder?.enqueue(fresh.map(\.alert))
+            try db.markRaised(fresh, at: Timestamp.now)
             alertsRaised += fresh.count
         } catch {
             printError("alerts: \(error)")

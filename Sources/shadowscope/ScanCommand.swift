@@ -119,16 +119,16 @@ struct Scan: ParsableCommand {
             let keyed = results.filter { $0.report.error == nil }.map { (stateKey(for: $0.report.file, aggregates: $0.aggregates), $0.aggregates) }
             let past = try db.history(excluding: Set(keyed.map(\.0)))
             all += rules.check(aggregates, past: past, firstSeen: true)
-            all = all.filter { seen.insert(alertID($0)).inserted }
+            let identified = all.map { (id: alertID($0), alert: $0) }.filter { seen.insert($0.id).inserted }
             // One input's parts (the same file named twice) merge before they replace the old contribution.
             var byKey: [String: Aggregates] = [:]
             for (key, a) in keyed { byKey[key, default: Aggregates()].merge(a) }
             for (key, a) in byKey { try db.record(inputKey: key, aggregates: a) }
-            let raised = try db.alreadyRaised(all.map(alertID))
-            let fresh = all.filter { !raised.contains(alertID($0)) }
-            try db.markRaised(fresh.map { (alertID($0), $0) }, at: Timestamp.now)
+            let raised = try db.alreadyRaised(identified.map(\.id))
+            let fresh = identified.filter { !raised.contains($0.id) }
+            try db.markRaised(fresh, at: Timestamp.now)
             if raised.count > 0 { printError("\(raised.count) alert(s) already raised in an earlier run (\(db.path)): not raised again") }
-            return fresh
+            return fresh.map(\.alert)
         } catch {
             throw ConfigurationError(description: error.description)
         }
