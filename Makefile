@@ -92,8 +92,8 @@ bench: setup
 # belongs in Tests/Regressions/<Target>/<bug-name> with a named test in RegressionTests.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= FuzzCapture FuzzPacket FuzzReassembly FuzzTLS FuzzQUIC FuzzQUICFrames FuzzDNS FuzzHTTP \
-  FuzzLogs FuzzDecompress FuzzCatalog FuzzPolicy
-FUZZ_BUILD_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+  FuzzLogs FuzzDecompress FuzzCatalog FuzzPolicy FuzzSpool
+FUZZ_BUILD_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address
 FUZZ_OPTIONS ?= -rss_limit_mb=2048 -timeout=1 -max_len=65536
 FUZZ_APT_PACKAGES := python3 zstd wireshark-common
 

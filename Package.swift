@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "PacketDecoding", targets: ["PacketDecoding"]),
         .library(name: "LogFormats", targets: ["LogFormats"]),
         .library(name: "Signatures", targets: ["Signatures"]),
+        .library(name: "AlertDelivery", targets: ["AlertDelivery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -76,7 +77,7 @@ let package = Package(
         .testTarget(name: "LiveCaptureTests", dependencies: ["ShadowScopeCore", "TestSupport"], exclude: ["live_capture.sh"]),
         // Fuzz regressions (Tests/Regressions), the hostile corpus (Tests/Hostile) and split invariance.
         .testTarget(name: "RegressionTests", dependencies: [
-            "ShadowScopeCore", "PacketDecoding", "LogFormats", "Signatures", "TestSupport",
+            "ShadowScopeCore", "PacketDecoding", "LogFormats", "Signatures", "AlertDelivery", "TestSupport",
         ]),
     ]
 )

@@ -3,13 +3,14 @@
 // tools-6 executable target does not link with -parse-as-library (see ../../shared/PLATFORM.md):
 // here each fuzz target is a plain `.target` with a `main.swift` that exports LLVMFuzzerTestOneInput.
 //
-//   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
+//   swift build -c release -Xswiftc -sanitize=fuzzer,address
 //
 // SwiftPM links an executable with `--defsym main=<Target>_main`, so `-parse-as-library` (no entry
 // point) leaves that symbol undefined. Instead each main.swift keeps top-level code that hands control
 // to libFuzzer with LLVMFuzzerRunDriver (declared in CFuzzerDriver); libFuzzer's own main is then not
-// linked. `make fuzz-build` / `make fuzz` in the root run that and the fuzzers. `-enable-testing`
-// lets the targets reach internal decoders (link, IP, TCP, UDP, flow table) with `@testable import`.
+// linked. `make fuzz-build` / `make fuzz` in the root run that and the fuzzers. The harnesses themselves
+// are public in the library modules (PacketFuzzHarness, LogFuzzHarness, SignatureFuzzHarness,
+// SpoolFuzzHarness), so the regression tests replay saved inputs through the same code.
 import PackageDescription
 
 let root: Package.Dependency = .package(name: "ShadowScope", path: "..")
@@ -38,5 +39,6 @@ let package = Package(
         fuzzTarget("FuzzDecompress", ["LogFormats", "ShadowScopeCore"]),
         fuzzTarget("FuzzCatalog", ["Signatures", "ShadowScopeCore"]),
         fuzzTarget("FuzzPolicy", ["Signatures", "ShadowScopeCore"]),
+        fuzzTarget("FuzzSpool", ["AlertDelivery"]),
     ]
 )

@@ -12,6 +12,7 @@ import lzma
 import os
 import shutil
 import struct
+import zlib
 import subprocess
 import sys
 
@@ -203,6 +204,17 @@ def main():
     for path in sorted(glob.glob(os.path.join(ROOT, "signatures", "*.yaml"))):
         write("FuzzCatalog", open(path, "rb").read())
     write("FuzzPolicy", open(os.path.join(ROOT, "fixtures", "policy.yaml"), "rb").read())
+    # FuzzSpool: byte 0 says whether and how a state file is written (SpoolFuzzHarness), the rest is
+    # records-0. Records as the spool writes them: magic, length, CRC-32, an RFC 5424 line.
+    def record(payload):
+        return b"SSR1" + struct.pack(">II", len(payload), zlib.crc32(payload)) + payload
+    lines = [b"<36>1 2026-11-25T09:00:00Z host shadowscope - alert - \xef\xbb\xbf{\"event\":{\"id\":\"%d\"}}" % i
+             for i in range(4)]
+    spool = b"".join(record(l) for l in lines)
+    write("FuzzSpool", b"\x00" + spool)
+    write("FuzzSpool", b"\x00" + spool + record(lines[0])[:20])
+    write("FuzzSpool", b"\x03" + struct.pack(">H", len(record(lines[0]))) + spool)
+    write("FuzzSpool", b"\x01\x05hello" + spool[:30] + b"\xff" * 8 + spool)
     for target in sorted(os.listdir(OUT)):
         print(f"{target}: {len(os.listdir(os.path.join(OUT, target)))} seeds")
 

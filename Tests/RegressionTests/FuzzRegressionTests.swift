@@ -1,5 +1,7 @@
+import AlertDelivery
 import Foundation
 @testable import LogFormats
+import TestSupport
 import XCTest
 
 /// Every input libFuzzer found a crash, timeout or out-of-memory with (Tests/Regressions/<Target>/<bug>)
@@ -21,6 +23,31 @@ final class FuzzRegressionTests: XCTestCase {
             }
         }
         print("replayed \(replayed) saved fuzz inputs")
+    }
+
+    /// Each libFuzzer target in Fuzz/Sources has its harness here, and no harness lacks a target.
+    func testEveryFuzzTargetHasAHarnessTheTestsCanReplay() throws {
+        let sources = TestPaths.repoRoot.appendingPathComponent("Fuzz/Sources").path
+        let targets = try FileManager.default.contentsOfDirectory(atPath: sources).filter { $0.hasPrefix("Fuzz") }
+        XCTAssertEqual(Set(targets), Set(FuzzReplay.targets.keys))
+        XCTAssertEqual(targets.count, 13)
+    }
+
+    /// The spool harness's promise on spools a crash could leave: whole records, a torn tail, damage
+    /// between records, a state past the end, a garbage state. Reopening keeps exactly what was pending.
+    func testSpoolHarnessKeepsItsPromiseOnDamagedSpools() throws {
+        defer { try? FileManager.default.removeItem(atPath: SpoolFuzzHarness.directory) }
+        let three = ["one", "two", "three"].flatMap { SpoolRecord.encode(Array($0.utf8)) }
+        let inputs: [[UInt8]] = [
+            [0] + three,                                           // no state file
+            [0] + three + Array(SpoolRecord.encode(Array("torn".utf8)).prefix(9)),
+            [0] + Array(three.prefix(14)) + [0xFF, 0x00] + three,  // damage before whole records
+            [3, 0xFF, 0xFF] + three,                               // state offset past the end
+            [3, 0x00, 16] + three,                                 // state offset inside a record
+            [7, 0x00, 0x00] + three,                               // generation 1: records-0 was compacted
+            [1, 4] + Array("junk".utf8) + three,                   // unreadable state
+        ]
+        for input in inputs { input.withUnsafeBytes { SpoolFuzzHarness.spool($0) } }
     }
 }
 

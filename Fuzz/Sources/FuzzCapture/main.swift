@@ -1,26 +1,13 @@
-// A whole capture file (pcap or pcapng, any link type) through libpcap and the capture pipeline:
-// link, IP, TCP/UDP, flow table, TLS/HTTP/QUIC/DNS extractors. The bytes reach libpcap through fmemopen.
+// FuzzCapture: hands libFuzzer's inputs to PacketFuzzHarness.targets["FuzzCapture"], the harness the regression tests
+// replay too (it says what the bytes mean). LLVMFuzzerRunDriver takes over, so libFuzzer's main is not linked.
 import CFuzzerDriver
 import Glibc
 import PacketDecoding
-import ShadowScopeCore
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    guard size > 0, let stream = fmemopen(UnsafeMutableRawPointer(mutating: data), size, "rb") else { return 0 }
-    guard let reader = try? PcapReader(stream: stream, name: "fuzz") else { return 0 }
-    var report = InputReport(file: "fuzz", format: "pcap")
-    var count = 0
-    CaptureScanner().scan(reader, file: "fuzz", report: &report) { o in
-        count += 1
-        _ = o.host?.count
-    }
-    return 0
-}
-
+let harness = PacketFuzzHarness.targets["FuzzCapture"]!
 var fuzzArgc = CommandLine.argc
 var fuzzArgv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
 exit(LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
-    guard let data else { return 0 }
-    return fuzz(data, size)
+    harness(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+    return 0
 })

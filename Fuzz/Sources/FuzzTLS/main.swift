@@ -1,19 +1,13 @@
-// TLS ClientHello: the record-layer parser and the bare handshake parser (as QUIC uses it).
+// FuzzTLS: hands libFuzzer's inputs to PacketFuzzHarness.targets["FuzzTLS"], the harness the regression tests
+// replay too (it says what the bytes mean). LLVMFuzzerRunDriver takes over, so libFuzzer's main is not linked.
 import CFuzzerDriver
 import Glibc
 import PacketDecoding
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
-    let bytes = UnsafeRawBufferPointer(start: data, count: size)
-    _ = try? TLSClientHello.parse(bytes)
-    _ = try? TLSClientHello.parseHandshake(bytes)
-    return 0
-}
-
+let harness = PacketFuzzHarness.targets["FuzzTLS"]!
 var fuzzArgc = CommandLine.argc
 var fuzzArgv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
 exit(LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
-    guard let data else { return 0 }
-    return fuzz(data, size)
+    harness(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+    return 0
 })

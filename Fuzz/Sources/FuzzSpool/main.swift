@@ -1,0 +1,13 @@
+// FuzzSpool: hands libFuzzer's inputs to SpoolFuzzHarness.targets["FuzzSpool"], the harness the regression tests
+// replay too (it says what the bytes mean). LLVMFuzzerRunDriver takes over, so libFuzzer's main is not linked.
+import CFuzzerDriver
+import Glibc
+import AlertDelivery
+
+let harness = SpoolFuzzHarness.targets["FuzzSpool"]!
+var fuzzArgc = CommandLine.argc
+var fuzzArgv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+exit(LLVMFuzzerRunDriver(&fuzzArgc, &fuzzArgv) { data, size in
+    harness(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : size))
+    return 0
+})
