@@ -52,7 +52,7 @@ public enum SpoolFuzzHarness {
     }
 
     /// A directory of its own for this process, in memory where the system has /dev/shm (fsync is free there).
-    nonisolated(unsafe) public static let directory: String = {
+    public static let directory: String = {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
         let dir = "\(base)/shadowscope-fuzz-spool-\(getpid())"
         mkdir(dir, 0o700)

@@ -5,6 +5,23 @@ public protocol ByteSource {
     /// Fills the start of `buffer`; returns how many bytes, 0 at the end. Throws when the bytes
     /// cannot be read or decoded (the caller counts that input as partly unreadable).
     mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int
+    /// Oddities met so far that did not stop the reading (bytes after the last gzip member, ...).
+    var warnings: [SourceWarning] { get }
+}
+
+extension ByteSource {
+    public var warnings: [SourceWarning] { [] }
+}
+
+/// An oddity a byte source met and read past, for the summary's anomalies: a stable name and what happened.
+public struct SourceWarning: Sendable, Equatable, CustomStringConvertible {
+    public var name: String
+    public var detail: String
+    public init(_ name: String, _ detail: String) {
+        self.name = name
+        self.detail = detail
+    }
+    public var description: String { "\(name): \(detail)" }
 }
 
 public struct ByteSourceError: Error, Sendable, CustomStringConvertible {
@@ -119,6 +136,8 @@ public struct PrefixedSource: ByteSource {
         }
         return try inner.read(into: buffer)
     }
+
+    public var warnings: [SourceWarning] { inner.warnings }
 }
 
 /// Reads up to `count` bytes (fewer only at the end of the source).

@@ -11,7 +11,7 @@ public final class GzipSource: ByteSource {
     private var output = 0
     public private(set) var members = 0
     /// Oddities that did not stop decompression, for the summary.
-    public private(set) var warnings: [String] = []
+    public private(set) var warnings: [SourceWarning] = []
 
     public init(_ inner: any ByteSource) {
         input = InputBuffer(inner)
@@ -38,7 +38,7 @@ public final class GzipSource: ByteSource {
                 if input.available >= 2 || input.ended {
                     let b = input.bytes
                     if input.available < 2 || b[input.start] != 0x1F || b[input.start + 1] != 0x8B {
-                        warnings.append("gzip: \(input.available) byte(s) after member \(members) are not a gzip member: ignored")
+                        warnings.append(SourceWarning("gzip.trailing-bytes", "\(input.available) byte(s) after member \(members) are not a gzip member: ignored"))
                         input.start = input.end
                         input.ended = true
                         return 0

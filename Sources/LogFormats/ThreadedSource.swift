@@ -11,6 +11,7 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
     private var finished = false
     private var failure: ByteSourceError? = nil
     private var stopped = false
+    private var innerWarnings: [SourceWarning] = []
     private var current: [UInt8] = []
     private var offset = 0
 
@@ -57,11 +58,19 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
             if done {
                 finished = true
                 failure = error
+                innerWarnings = box.source.warnings
             }
             lock.broadcast()
             lock.unlock()
             if done { return }
         }
+    }
+
+    /// The inner source's warnings, once it has ended.
+    public var warnings: [SourceWarning] {
+        lock.lock()
+        defer { lock.unlock() }
+        return innerWarnings
     }
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int {

@@ -511,6 +511,11 @@ private struct HTMLPage {
             if let drops = r.drops, drops > 0 { notes.append("\(grouped(Int64(drops))) packets dropped") }
             for (k, v) in r.capsHit.sorted(by: { $0.key < $1.key }) { notes.append("limit <code>\(htmlEscape(k))</code> hit \(v)×") }
             for (k, v) in r.notAnalyzed.sorted(by: { $0.key < $1.key }) { notes.append("\(v) \(htmlEscape(k)) not analysed") }
+            if !r.anomalySamples.isEmpty {
+                let counts = r.anomalies.sorted(by: { $0.key < $1.key }).map { "<code>\(htmlEscape($0.key))</code> \($0.value)×" }
+                notes.append("read despite oddities (\(counts.joined(separator: ", "))), for example:<ul class=evidence>"
+                    + r.anomalySamples.map { "<li><code>\(htmlEscape($0.location))</code>: \(htmlEscape($0.reason))</li>" }.joined() + "</ul>")
+            }
             add("<tr><td><code>\(htmlEscape(r.file))</code></td><td>\(htmlEscape(r.format))</td><td class=num>\(grouped(Int64(r.records)))</td>"
                 + "<td class=num>\(grouped(Int64(r.observations)))</td><td class=num>\(grouped(Int64(r.matched)))</td>"
                 + "<td class=num>\(grouped(Int64(r.skipped)))</td><td>\(notes.joined(separator: "<br>"))</td></tr>")

@@ -81,6 +81,17 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.beginObject("not_analyzed")
         for (k, v) in r.notAnalyzed.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
         w.endObject()
+        w.beginObject("anomalies")
+        for (k, v) in r.anomalies.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
+        w.endObject()
+        w.beginArray("anomaly_samples")
+        for s in r.anomalySamples {
+            w.beginObject()
+            w.field("at", s.location)
+            w.field("reason", s.reason)
+            w.endObject()
+        }
+        w.endArray()
         w.endObject()
     }
     w.endArray()

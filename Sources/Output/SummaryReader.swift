@@ -44,6 +44,10 @@ public struct SummaryReader {
             r.drops = i["drops"] as? Int
             r.capsHit = i["caps_hit"] as? [String: Int] ?? [:]
             r.notAnalyzed = i["not_analyzed"] as? [String: Int] ?? [:]
+            r.anomalies = i["anomalies"] as? [String: Int] ?? [:]
+            r.anomalySamples = ((i["anomaly_samples"] as? [[String: String]]) ?? []).map {
+                InputReport.Sample(location: $0["at"] ?? "", reason: $0["reason"] ?? "")
+            }
             inputs.append(r)
         }
         // Summaries written before `by_hour` existed have none: their hours count as zero.

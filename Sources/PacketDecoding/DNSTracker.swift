@@ -32,6 +32,9 @@ struct DNSTracker {
     mutating func add(_ m: DNSMessage, from src: IPAddress, port sport: UInt16, to dst: IPAddress, port dport: UInt16,
                       transport: Transport, size: Int64, ts: Timestamp, source: SourceRef,
                       report: inout InputReport, emit: (Observation) -> Void) {
+        if !m.anomalies.isEmpty {
+            for a in m.anomalies.sorted(by: { $0.rawValue < $1.rawValue }) { report.noteAnomaly(a.rawValue, at: source.description) }
+        }
         if !m.isResponse {
             let key = QueryKey(client: src, clientPort: sport, server: dst, id: m.id)
             var o = Observation(timestamp: ts, source: source)

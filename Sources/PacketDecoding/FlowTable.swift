@@ -66,6 +66,19 @@ public struct FlowTable {
             report.notAnalyzed["tcp-flows-dns", default: 0] += 1
             return
         }
+        if let head = f.head, !f.nameSettled, head.heldBytes > 0 {
+            // The client's first bytes never made a whole ClientHello or request head (a record length
+            // that lies, a capture that stops mid-handshake, a gap that never filled).
+            let bytes = head.contiguous
+            let name = bytes.first == 0x16 ? "tls.client-hello-incomplete"
+                : bytes.isEmpty ? "tcp.client-head-gap" : "tcp.client-head-incomplete"
+            report.noteAnomaly(name, at: "\(file):\(f.firstFrame)",
+                               detail: "\(bytes.count) contiguous of \(head.heldBytes) held bytes when the flow ended")
+        }
+        if f.isQUIC, let quic = f.quic, quic.counters.initialPackets > 0 {
+            report.noteAnomaly("quic.client-hello-incomplete", at: "\(file):\(f.firstFrame)",
+                               detail: "\(quic.counters.initialPackets) Initial packet(s) opened, no whole ClientHello")
+        }
         var o = f.observation(file: file)
         if o.host == nil, let ip = o.serverIP, let name = dns.answers.name(for: ip, at: o.timestamp) {
             o.host = name
@@ -160,12 +173,15 @@ public struct FlowTable {
             f.datagramBytesDown += size
         }
         if var quic = f.quic {
+            let before = quic.counters
             let result = quic.add(datagram: udp.payload)
             f.quic = quic
+            noteQUICAnomalies(before, quic.counters, frame: frame, report: &report)
             switch result {
             case .sni(let hello):
                 f.isQUIC = true
                 f.quic = nil
+                noteInvalidServerName(hello, frame: frame, report: &report)
                 if let name = hello.serverName {
                     f.host = name
                     f.hostSource = .quicSNI
@@ -210,6 +226,7 @@ public struct FlowTable {
             case .needMoreData:
                 return waitOrGiveUp(f, r, report: &report)
             case .hello(let hello):
+                noteInvalidServerName(hello, frame: frame, report: &report)
                 if let name = hello.serverName {
                     f.host = name
                     f.hostSource = .tlsSNI
@@ -221,6 +238,9 @@ public struct FlowTable {
                 case .needMoreData:
                     return waitOrGiveUp(f, r, report: &report)
                 case .request(let req):
+                    for a in req.anomalies.sorted(by: { $0.rawValue < $1.rawValue }) {
+                        report.noteAnomaly(a.rawValue, at: "\(file):\(frame)")
+                    }
                     f.host = req.host
                     f.hostSource = req.host == nil ? nil : req.hostSource
                     f.method = req.method
@@ -235,6 +255,28 @@ public struct FlowTable {
         }
         reassemblyBytes -= r.heldBytes
         settle(f)
+    }
+
+    private func noteInvalidServerName(_ hello: TLSClientHello.Hello, frame: Int, report: inout InputReport) {
+        if hello.invalidServerName {
+            report.noteAnomaly("tls.invalid-server-name", at: "\(file):\(frame)", detail: "a server_name that is not a host name")
+        }
+    }
+
+    /// What a datagram added to a QUIC flow's oddities (the assembler keeps counting; the report wants each once).
+    private func noteQUICAnomalies(_ before: QUICInitialAssembler.Counters, _ after: QUICInitialAssembler.Counters,
+                                   frame: Int, report: inout InputReport) {
+        guard before != after else { return }
+        let at = "\(file):\(frame)"
+        if after.unexpectedFrames > before.unexpectedFrames {
+            report.noteAnomaly("quic.unexpected-frame-in-initial", at: at, detail: "a frame type Initial packets may not carry")
+        }
+        if after.cryptoFramesBeyondLimit > before.cryptoFramesBeyondLimit {
+            report.noteAnomaly("quic.crypto-beyond-limit", at: at, detail: "CRYPTO data past \(QUICCryptoStream.maxCryptoBytes) bytes")
+        }
+        if after.reservedBitsSet > before.reservedBitsSet {
+            report.noteAnomaly("quic.reserved-bits-set", at: at)
+        }
     }
 
     /// Adds a segment to `stream` and charges what it now holds to the table's budget. Returns what the

@@ -29,6 +29,10 @@ public struct InputReport: Sendable {
     public var capsHit: [String: Int] = [:]
     /// Records this version reads but does not analyse yet (UDP, ARP, ...), by kind: counted, not lost.
     public var notAnalyzed: [String: Int] = [:]
+    /// Oddities in records that were still used (a DNS compression loop, an SNI that is not a host
+    /// name, bytes after the last gzip member, ...), by stable name, with the first few sampled.
+    public var anomalies: [String: Int] = [:]
+    public var anomalySamples: [Sample] = []
     /// Set when the input could not be read at all (exit status 3).
     public var error: String? = nil
 
@@ -41,6 +45,14 @@ public struct InputReport: Sendable {
         skipped += 1
         if skippedSamples.count < InputReport.maxSamples {
             skippedSamples.append(Sample(location: location, reason: reason))
+        }
+    }
+
+    /// Counts an oddity named `name` (e.g. `dns.pointer-loop`) at `location` (file:line or file:frame).
+    public mutating func noteAnomaly(_ name: String, at location: String, detail: String? = nil) {
+        anomalies[name, default: 0] += 1
+        if anomalySamples.count < InputReport.maxSamples {
+            anomalySamples.append(Sample(location: location, reason: detail.map { "\(name): \($0)" } ?? name))
         }
     }
 

@@ -74,6 +74,7 @@ struct InputScanner: Sendable {
             } catch {
                 report.error = "not a readable capture: \(error.reason)"
             }
+            for w in source.content.warnings { report.noteAnomaly(w.name, at: path, detail: w.detail) }
             return report
         }
         var logFormat: (any LogFormat)?
@@ -102,6 +103,7 @@ struct InputScanner: Sendable {
         logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }
         }
+        for w in content.warnings { report.noteAnomaly(w.name, at: path, detail: w.detail) }
         report.matched = matched
         return report
     }

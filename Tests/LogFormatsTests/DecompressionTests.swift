@@ -102,7 +102,7 @@ final class DecompressionTests: XCTestCase {
         while let n = try? buffer.withUnsafeMutableBytes({ try source.read(into: $0) }), n > 0 { total += n }
         XCTAssertEqual(total, try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log"))).count)
         XCTAssertEqual(source.members, 1)
-        XCTAssertEqual(source.warnings, ["gzip: 8 byte(s) after member 1 are not a gzip member: ignored"])
+        XCTAssertEqual(source.warnings, [SourceWarning("gzip.trailing-bytes", "8 byte(s) after member 1 are not a gzip member: ignored")])
     }
 
     func testCorruptGzipIsAnErrorNotACrash() throws {
