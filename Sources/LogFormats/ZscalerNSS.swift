@@ -39,6 +39,60 @@ public struct ZscalerNSS: LogFormat {
         self.separator = separator
     }
 
+    public struct FieldListError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// A delimited feed described the way its administrator has it at hand:
+    /// - the feed's Feed Output Format as Zscaler shows it, e.g. `%s{time}\t%s{login}\t%d{reqsize}` or
+    ///   `"%s{time}","%s{login}","%d{reqsize}"`: the separator is the tab (a tab, or `\t` as written in
+    ///   the form) or the comma, whichever stands between fields more often; each column is the field
+    ///   named in it (a column of literal text or of several fields, like `%s{mon} %02d{dd}`, is kept
+    ///   as a column that is not read);
+    /// - or a header line of names, `time,login,reqsize` or tab-separated: its separator is the feed's.
+    /// The list must name a time (`time`, `datetime` or `epochtime`) and a field to attribute by
+    /// (`url`, `eurl` or `host`).
+    public init(feedOutputFormat text: String) throws(FieldListError) {
+        // `\t` typed as two characters is a tab.
+        var format = ""
+        var pendingBackslash = false
+        for c in text {
+            if pendingBackslash {
+                format.append(c == "t" ? "\t" : "\\")
+                if c != "t" { format.append(c) }
+                pendingBackslash = false
+            } else if c == "\\" {
+                pendingBackslash = true
+            } else {
+                format.append(c)
+            }
+        }
+        if pendingBackslash { format.append("\\") }
+        format = format.trimming(" \r\n")
+        let tabs = format.filter { $0 == "\t" }.count, commas = format.filter { $0 == "," }.count
+        let separator: Character = tabs >= commas ? "\t" : ","
+        let columns = format.split(separator: separator, omittingEmptySubsequences: false)
+        var names: [String] = []
+        for (i, column) in columns.enumerated() {
+            let fields = column.split(separator: "{").dropFirst().compactMap { part in part.firstIndex(of: "}").map { part[..<$0] } }
+            if column.contains("%") || column.contains("{") {
+                names.append(fields.count == 1 ? String(fields[0]).lowercased() : "column-\(i + 1)")
+            } else {
+                names.append(column.trimming(" \"").lowercased())  // a header line's name
+            }
+        }
+        guard names.count <= Self.maxFields else {
+            throw FieldListError(description: "\(names.count) fields, more than the \(Self.maxFields) a feed line may have")
+        }
+        guard names.contains(where: { ["time", "datetime", "epochtime"].contains($0) }) else {
+            throw FieldListError(description: "the fields name no time (time, datetime or epochtime) in '\(text.prefix(80))'")
+        }
+        guard names.contains(where: { ["url", "eurl", "host"].contains($0) }) else {
+            throw FieldListError(description: "the fields name none of url, eurl or host, so no line could be attributed")
+        }
+        self.init(fields: names, separator: separator == "," ? 0x2C : 0x09)
+    }
+
     /// `%s{login}` / `%02d{hh}` / `"%s{login}"` → `login`.
     static func bareName(_ s: String) -> String {
         guard let open = s.firstIndex(of: "{"), let close = s.lastIndex(of: "}"), open < close else {
@@ -139,5 +193,13 @@ public struct ZscalerNSS: LogFormat {
             o.hostSource = .proxyURL
         }
         return .observation(o)
+    }
+}
+
+extension StringProtocol {
+    /// Without the leading and trailing characters in `set` (a small, Foundation-free trim).
+    func trimming(_ set: String) -> String {
+        guard let first = firstIndex(where: { !set.contains($0) }), let last = lastIndex(where: { !set.contains($0) }) else { return "" }
+        return String(self[first...last])
     }
 }

@@ -17,7 +17,8 @@ struct FileResult: Sendable {
 /// setup. Each input yields its report, its aggregates and its observation lines.
 struct InputScanner: Sendable {
     var format: String
-    var custom: SquidCustom?
+    /// The format --logformat or --nss-fields describes.
+    var custom: (any LogFormat)?
     var setup: Setup
     /// `--timezone`: the zone of log times written without one.
     var localZone: LocalTimeZone? = nil
@@ -92,7 +93,7 @@ struct InputScanner: Sendable {
         guard let logFormat else {
             var r = InputReport(file: path, format: "unknown" + suffix)
             r.error = source.prefix.isEmpty ? "empty input"
-                : "format not recognised (supported: pcap, pcapng, \(allLogFormats.map(\.name).joined(separator: ", ")); custom squid logs need --format squid --logformat); use --format to force one"
+                : "format not recognised (supported: pcap, pcapng, \(allLogFormats.map(\.name).joined(separator: ", ")); custom Squid logs need --format squid --logformat, delimited Zscaler feeds --format zscaler-nss --nss-fields); use --format to force one"
             return r
         }
         var report = InputReport(file: path, format: logFormat.name + suffix)

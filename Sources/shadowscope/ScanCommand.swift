@@ -29,6 +29,9 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("With --format squid: the log's squid.conf `logformat` line (or a file holding it), e.g. '%ts.%03tu %6tr %>a %Ss/%03>Hs %<st %>st %rm %ru %un %Sh/%<a %mt'.", valueName: "FILE|STRING"))
     var logformat: String?
 
+    @Option(help: ArgumentHelp("With --format zscaler-nss: the delimited feed's Feed Output Format (or a file holding it), e.g. '%s{time}\\t%s{login}\\t%s{eurl}\\t%d{reqsize}\\t%d{respsize}', or its header line 'time,login,eurl,reqsize,respsize'. Tab or comma separated, as the feed is. Without it, zscaler-nss reads the JSON feed.", valueName: "FILE|STRING"))
+    var nssFields: String?
+
     @Option(help: ArgumentHelp("Write one JSON line per observation (flow, log line) to FILE, or - for stdout.", valueName: "FILE"))
     var observations: String?
 
@@ -87,6 +90,9 @@ struct Scan: ParsableCommand {
         if logformat != nil && format != "squid" {
             throw ValidationError("--logformat needs --format squid")
         }
+        if nssFields != nil && format != "zscaler-nss" {
+            throw ValidationError("--nss-fields needs --format zscaler-nss")
+        }
         if [observations, summary, alerts, report].filter({ $0 == "-" }).count + (table ? 1 : 0) > 1 {
             throw ValidationError("only one of --observations -, --summary -, --alerts -, --report - and --table can use standard output")
         }
@@ -136,16 +142,24 @@ struct Scan: ParsableCommand {
 
     static let formatNames = ["auto", "pcap"] + allLogFormats.map(\.name)
 
-    /// The Squid custom format from --logformat: a file holding a `logformat` line, or the line itself.
-    func customSquidFormat() throws(ConfigurationError) -> SquidCustom? {
-        guard let logformat else { return nil }
-        var text = logformat
-        if FileManager.default.fileExists(atPath: logformat), let data = FileManager.default.contents(atPath: logformat) {
-            text = String(decoding: data, as: UTF8.self)
+    /// The format that --logformat (Squid) or --nss-fields (Zscaler) describes: each takes a file
+    /// holding the description, or the description itself.
+    func customFormat() throws(ConfigurationError) -> (any LogFormat)? {
+        func text(_ value: String) -> String {
+            guard FileManager.default.fileExists(atPath: value), let data = FileManager.default.contents(atPath: value) else { return value }
+            return String(decoding: data, as: UTF8.self)
         }
-        do { return try SquidCustom(logformat: text) } catch {
-            throw ConfigurationError(description: "--logformat: \(error.description)")
+        if let logformat {
+            do { return try SquidCustom(logformat: text(logformat)) } catch {
+                throw ConfigurationError(description: "--logformat: \(error.description)")
+            }
         }
+        if let nssFields {
+            do { return try ZscalerNSS(feedOutputFormat: text(nssFields)) } catch {
+                throw ConfigurationError(description: "--nss-fields: \(error.description)")
+            }
+        }
+        return nil
     }
 
     /// Scans the files on `jobs` threads. Results come back in input order; observation lines of each
@@ -185,8 +199,8 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         let setup: Setup
-        let custom: SquidCustom?
-        do { custom = try customSquidFormat() } catch {
+        let custom: (any LogFormat)?
+        do { custom = try customFormat() } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }

@@ -65,6 +65,35 @@ final class ZscalerNSSTests: XCTestCase {
         XCTAssertEqual(o.urlPath, "/app")
     }
 
+    /// --nss-fields: the Feed Output Format as the admin portal shows it, or a header line, gives the
+    /// columns and the separator.
+    func testFeedOutputFormatGivesTheColumnsAndTheSeparator() throws {
+        let cases: [(String, [String], UInt8)] = [
+            ("%s{time}\\t%s{login}\\t%s{eurl}\\t%d{reqsize}\\t%d{respsize}", ["time", "login", "eurl", "reqsize", "respsize"], 0x09),
+            ("%s{time}\t%s{login}\t%s{url}\n", ["time", "login", "url"], 0x09),
+            (#""%s{datetime}","%s{login}","%s{host}","%d{reqsize}""#, ["datetime", "login", "host", "reqsize"], 0x2C),
+            ("%s{mon} %02d{dd} %02d{hh}:%02d{mm}:%02d{ss}\\tzscaler-nss\\t%s{time}\\t%s{url}", ["column-1", "zscaler-nss", "time", "url"], 0x09),
+            ("time,login,url,reqsize,respsize", ["time", "login", "url", "reqsize", "respsize"], 0x2C),
+            ("epochtime\tLOGIN\teurl", ["epochtime", "login", "eurl"], 0x09),
+        ]
+        for (text, names, separator) in cases {
+            let f = try ZscalerNSS(feedOutputFormat: text)
+            XCTAssertEqual(f.fields, names, text)
+            XCTAssertEqual(f.separator, separator, text)
+        }
+        let comma = try ZscalerNSS(feedOutputFormat: Self.docFields.joined(separator: ","))
+        XCTAssertEqual(try XCTUnwrap(parseLine(comma, Self.docSample).observation).host, "ebay.com")
+        let errors: [(String, String)] = [
+            ("%s{login}\\t%s{url}", "the fields name no time (time, datetime or epochtime) in '%s{login}\\t%s{url}'"),
+            ("time,login,reqsize", "the fields name none of url, eurl or host, so no line could be attributed"),
+            ("", "the fields name no time (time, datetime or epochtime) in ''"),
+            (Array(repeating: "time", count: 300).joined(separator: ","), "300 fields, more than the 256 a feed line may have"),
+        ]
+        for (text, message) in errors {
+            XCTAssertThrowsError(try ZscalerNSS(feedOutputFormat: text), text) { XCTAssertEqual("\($0)", message) }
+        }
+    }
+
     func testHostileLinesHaveExactReasons() {
         let tsv = ZscalerNSS(fields: ["time", "login", "cip", "url", "reqsize", "respsize", "respcode"])
         let json = ZscalerNSS()

@@ -154,6 +154,33 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--logformat:"), bad.stderr)
     }
 
+    /// A tab-separated Zscaler NSS feed, read from standard input with its Feed Output Format given as
+    /// typed in the portal (`\t` as two characters). The lines follow Zscaler's documented web log fields.
+    func testDelimitedZscalerFeedWithItsFieldList() throws {
+        let feed = [
+            "Mon Oct 16 22:55:48 2023\tjdoe@example.com\t10.0.0.5\tchatgpt.com/backend-api/conversation?x=1\tPOST\t48213\t1532",
+            "Mon Oct 16 22:56:01 2023\tjdoe@example.com\t10.0.0.5\twww.example.org/\tGET\t310\t9000",
+        ].joined(separator: "\n") + "\n"
+        let fields = #"%s{time}\t%s{login}\t%s{cip}\t%s{eurl}\t%s{reqmethod}\t%d{reqsize}\t%d{respsize}"#
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--observations", "-", "--format", "zscaler-nss",
+                                     "--nss-fields", fields, "-"], stdin: Data(feed.utf8))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obs = lines(r.stdout)
+        XCTAssertEqual(obs.count, 2)
+        XCTAssertEqual(obs[0]["host"] as? String, "chatgpt.com")
+        XCTAssertEqual(obs[0]["url_path"] as? String, "/backend-api/conversation")
+        XCTAssertEqual(obs[0]["bytes_up"] as? Int, 48_213)
+        XCTAssertEqual(obs[0]["method"] as? String, "POST")
+        XCTAssertEqual((obs[0]["client"] as? [String: Any])?["user"] as? String, "jdoe@example.com")
+        XCTAssertEqual(obs[1]["host"] as? String, "www.example.org")
+        let noTime = try runProgram(bin, ["scan", "--format", "zscaler-nss", "--nss-fields", "login,url", "-"], stdin: Data(feed.utf8))
+        XCTAssertEqual(noTime.status, 2)
+        XCTAssertTrue(noTime.stderr.contains("--nss-fields: the fields name no time"), noTime.stderr)
+        let wrongFormat = try runProgram(bin, ["scan", "--format", "squid", "--nss-fields", "time,url", "-"])
+        XCTAssertEqual(wrongFormat.status, 2)
+        XCTAssertTrue(wrongFormat.stderr.contains("--nss-fields needs --format zscaler-nss"), wrongFormat.stderr)
+    }
+
     func testUsageErrorsExit2AndNameTheFlag() throws {
         let bad = try runProgram(bin, ["scan", "--no-such-flag", "x"])
         XCTAssertEqual(bad.status, 2)
