@@ -93,7 +93,8 @@ bench: setup
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= FuzzCapture FuzzPacket FuzzReassembly FuzzTLS FuzzQUIC FuzzQUICFrames FuzzDNS FuzzHTTP \
   FuzzLogs FuzzDecompress FuzzCatalog FuzzPolicy FuzzSpool
-FUZZ_BUILD_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address
+# lld: gold (Debian's default) dies with "internal error in format_file_lineno" linking some ASan targets.
+FUZZ_BUILD_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -use-ld=lld
 FUZZ_OPTIONS ?= -rss_limit_mb=2048 -timeout=1 -max_len=65536
 FUZZ_APT_PACKAGES := python3 zstd wireshark-common
 

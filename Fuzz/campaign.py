@@ -40,6 +40,15 @@ def commit():
     return out.stdout.strip() + ("+changes" if dirty else "")
 
 
+STOP = False
+
+
+def stop(signum, frame):
+    """SIGTERM/SIGINT: end the running target as if its budget were spent, so its time is recorded."""
+    global STOP
+    STOP = True
+
+
 def run(target, budget, nice):
     binary = os.path.join(FUZZ, ".build", "release", target)
     if not os.access(binary, os.X_OK):
@@ -62,7 +71,7 @@ def run(target, budget, nice):
                 used = cpu_seconds(proc.pid)
             except (FileNotFoundError, ProcessLookupError):
                 break
-            if used >= budget:
+            if used >= budget or STOP:
                 proc.send_signal(signal.SIGINT)
                 try:
                     proc.wait(timeout=60)
@@ -110,7 +119,13 @@ def main():
     args = p.parse_args()
     if args.report:
         return report()
-    ok = all([run(t, args.cpu_seconds, args.nice) for t in args.targets])
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    ok = True
+    for t in args.targets:
+        if STOP:
+            break
+        ok = run(t, args.cpu_seconds, args.nice) and ok
     sys.exit(0 if ok else 1)
 
 
