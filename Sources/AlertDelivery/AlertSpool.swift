@@ -219,6 +219,9 @@ public final class AlertSpool {
             damage.stateFileReset = true
             acknowledged = 0
         }
+        // A state that was reset must be replaced now: left as it was, its offset would point into the
+        // records appended from here on, and the next open would skip them (found by FuzzSpool).
+        if damage.stateFileReset { try writeState(generation: generation, offset: 0) }
         try scan()
     }
 
@@ -235,8 +238,11 @@ public final class AlertSpool {
             buffer.removeFirst(position)
             bufferOffset += UInt64(position)
             position = 0
-            let want = Self.scanChunk
             let old = buffer.count
+            // No more than the file holds: a spool of a few records is not read through a 4 MiB buffer.
+            let left = size > bufferOffset + UInt64(old) ? size - (bufferOffset + UInt64(old)) : 0
+            let want = Int(min(UInt64(Self.scanChunk), left))
+            if want == 0 { atEOF = true; return }
             buffer += [UInt8](repeating: 0, count: want)
             let n = buffer.withUnsafeMutableBytes { raw -> Int in
                 guard let base = raw.baseAddress else { return -1 }

@@ -24,7 +24,7 @@ public enum SpoolFuzzHarness {
                 rest = UnsafeRawBufferPointer(rebasing: rest[2...])
             } else {
                 guard let n = rest.first, rest.count > Int(n) else { return }
-                stateText = Array(rest[1...Int(n)])
+                stateText = Array(rest[1..<(1 + Int(n))])
                 rest = UnsafeRawBufferPointer(rebasing: rest[(Int(n) + 1)...])
             }
         }

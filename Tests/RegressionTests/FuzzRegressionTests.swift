@@ -52,6 +52,28 @@ final class FuzzRegressionTests: XCTestCase {
 }
 
 extension FuzzRegressionTests {
+    /// FuzzSpool: a `state` whose offset lay past the end of an empty records file. The spool reset to
+    /// offset 0 but left the state file as it was, so after one alert was appended the next open read
+    /// from the stale offset, inside that record, and skipped it: the alert was never sent. The state is
+    /// now rewritten when it is reset.
+    func testStateOffsetPastTheEndDoesNotHideLaterAppends() throws {
+        try FuzzReplay.replay("FuzzSpool", "state-past-the-end-hides-later-appends")
+        defer { try? FileManager.default.removeItem(atPath: SpoolFuzzHarness.directory) }
+        let dir = SpoolFuzzHarness.directory + "-direct"
+        try? FileManager.default.removeItem(atPath: dir)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Data("shadowscope-spool/1 generation=0 offset=3\n".utf8).write(to: URL(fileURLWithPath: dir + "/state"))
+        let first = try AlertSpool(directory: dir)
+        XCTAssertTrue(first.damage.stateFileReset)
+        try first.append([Array("alert".utf8)])
+        first.close()
+        let second = try AlertSpool(directory: dir)
+        defer { second.close() }
+        XCTAssertEqual(second.pending(limit: 10).map { String(decoding: $0.payload, as: UTF8.self) }, ["alert"])
+        XCTAssertTrue(second.damage.isEmpty, "\(second.damage)")
+    }
+
     /// FuzzLogs, Zeek TSV: `#fields ts` then `5.9549696`. parseTimestamp (SquidNative.swift) scaled the
     /// fraction with `for _ in frac.count..<6`, a range that traps when the fraction has 7 to 9 digits.
     func testZeekTimestampWithASevenDigitFractionIsReadNotTrapped() throws {
