@@ -129,8 +129,9 @@ struct TextCursor {
         let save = offset
         offset += 1
         guard let (v, n) = digits(upTo: 9) else { offset = save; return nil }
+        // Up to 9 digits (nanoseconds) to microseconds; `n..<6` would trap for n > 6 (found by FuzzLogs).
         var micros = Int64(v)
-        for _ in n..<6 { micros *= 10 }
+        for _ in min(n, 6)..<6 { micros *= 10 }
         for _ in 6..<max(6, n) { micros /= 10 }
         return micros
     }

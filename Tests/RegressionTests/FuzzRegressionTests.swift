@@ -74,6 +74,20 @@ extension FuzzRegressionTests {
         XCTAssertTrue(second.damage.isEmpty, "\(second.damage)")
     }
 
+    /// FuzzLogs, BIND query log sniffed from an IIS-looking header: `11:31:42.8263349968`. TextCursor.fraction
+    /// (LogTime.swift) scaled with `for _ in n..<6`, the same trap as the Zeek one below, in the shared time
+    /// reader that BIND, dnsmasq and the syslog-prefixed formats use.
+    func testLogTimeFractionOfSevenToNineDigitsIsReadNotTrapped() throws {
+        try FuzzReplay.replay("FuzzLogs", "bind-time-fraction-of-nine-digits-traps")
+        for (text, micros) in [(".1234567", Int64(123_456)), (",123456789", 123_456), (".5", 500_000), (".123456", 123_456)] {
+            let v = Array(text.utf8).withUnsafeBytes { raw -> Int64? in
+                var c = TextCursor(raw)
+                return c.fraction()
+            }
+            XCTAssertEqual(v, micros, text)
+        }
+    }
+
     /// FuzzLogs, Zeek TSV: `#fields ts` then `5.9549696`. parseTimestamp (SquidNative.swift) scaled the
     /// fraction with `for _ in frac.count..<6`, a range that traps when the fraction has 7 to 9 digits.
     func testZeekTimestampWithASevenDigitFractionIsReadNotTrapped() throws {
