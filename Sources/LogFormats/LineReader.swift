@@ -11,6 +11,8 @@ public struct LineReader {
     public enum Line {
         case text(UnsafeRawBufferPointer)
         case tooLong(length: Int)
+        /// A line with a NUL byte in it (a binary file, or a corrupted one): never text to parse.
+        case containsNUL
     }
 
     public struct ReadError: Error, CustomStringConvertible {
@@ -50,6 +52,12 @@ public struct LineReader {
             filled += n
             var start = 0
             buffer.withUnsafeBytes { raw in
+                // Where the next NUL is (or `filled`): one memchr per NUL, not one per line.
+                func nul(from: Int) -> Int {
+                    guard from < filled, let p = memchr(raw.baseAddress! + from, 0, filled - from) else { return filled }
+                    return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
+                }
+                var nextNUL = nul(from: 0)
                 while start < filled {
                     guard let nl = memchr(raw.baseAddress! + start, 0x0A, filled - start) else { break }
                     let end = raw.baseAddress!.distance(to: UnsafeRawPointer(nl))
@@ -62,11 +70,14 @@ public struct LineReader {
                         if stop > start && raw[stop - 1] == 0x0D { stop -= 1 }
                         if end - start > maxLineBytes {
                             body(.tooLong(length: end - start), lineNumber)
+                        } else if nextNUL < end {
+                            body(.containsNUL, lineNumber)
                         } else {
                             body(.text(UnsafeRawBufferPointer(rebasing: raw[start..<stop])), lineNumber)
                         }
                     }
                     start = end + 1
+                    if nextNUL < start { nextNUL = nul(from: start) }
                 }
             }
             if atEOF {
@@ -78,7 +89,8 @@ public struct LineReader {
                         buffer.withUnsafeBytes { raw in
                             var stop = filled
                             if raw[stop - 1] == 0x0D { stop -= 1 }
-                            body(.text(UnsafeRawBufferPointer(rebasing: raw[start..<stop])), lineNumber)
+                            let line = UnsafeRawBufferPointer(rebasing: raw[start..<stop])
+                            body(memchr(line.baseAddress!, 0, line.count) == nil ? .text(line) : .containsNUL, lineNumber)
                         }
                     }
                 }

@@ -43,11 +43,9 @@ public struct LogScanner {
                 case .tooLong(let length):
                     report.skip(at: "\(file):\(number)", reason: "line of \(length) bytes is over the \(LineReader.maxLineBytes)-byte limit")
                     report.hitCap("line-length")
+                case .containsNUL:
+                    report.skip(at: "\(file):\(number)", reason: "NUL byte in line")
                 case .text(let bytes):
-                    if let base = bytes.baseAddress, memchr(base, 0, bytes.count) != nil {
-                        report.skip(at: "\(file):\(number)", reason: "NUL byte in line")
-                        return
-                    }
                     if let isRelevant, let host = parser.quickHost(bytes), !isRelevant(host) {
                         report.observations += 1
                         return

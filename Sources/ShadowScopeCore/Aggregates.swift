@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Business hours used to count off-hours connections. Until a policy file exists (issue 7) the
 /// default is Monday to Friday, 08:00 to 18:00 UTC.
 public struct BusinessHours: Sendable {
@@ -129,7 +131,12 @@ public struct ServiceMatchSummary: Sendable, Equatable {
 
 /// Aggregates per day × user × service × region. A monoid under `merge`.
 public struct Aggregates: Sendable {
-    public private(set) var rows: [AggregateKey: AggregateValue] = [:]
+    public private(set) var rows: [AggregateKey: AggregateValue] = [:] {
+        didSet { sortedRows = SortedRows() }  // a new box: copies made before this change keep theirs
+    }
+    /// `sorted`, computed once per state of `rows`: the summary, the rules and the state each walk the
+    /// rows in order, and sorting 70,000 rows by their strings took a quarter of a 500 MB log's scan.
+    private var sortedRows = SortedRows()
     /// Connections (not DNS look-ups) per UTC hour of day, 0...23, over all rows: the report's
     /// "use by hour" chart. Kept apart from the rows so the row key stays day × user × service × region.
     public private(set) var hours = [Int64](repeating: 0, count: 24)
@@ -194,6 +201,20 @@ public struct Aggregates: Sendable {
 
     /// Rows in a stable order (day, service, user, region) so output is reproducible.
     public var sorted: [(key: AggregateKey, value: AggregateValue)] {
-        rows.sorted { $0.key < $1.key }
+        sortedRows.get { rows.sorted { $0.key < $1.key } }
+    }
+}
+
+/// The sorted rows of one state of an `Aggregates`, computed on first use; safe to share between threads.
+private final class SortedRows: @unchecked Sendable {
+    private let lock = Mutex<[(key: AggregateKey, value: AggregateValue)]?>(nil)
+
+    func get(_ compute: () -> [(key: AggregateKey, value: AggregateValue)]) -> [(key: AggregateKey, value: AggregateValue)] {
+        lock.withLock { cached in
+            if let cached { return cached }
+            let rows = compute()
+            cached = rows
+            return rows
+        }
     }
 }

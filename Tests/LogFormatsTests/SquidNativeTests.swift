@@ -167,6 +167,84 @@ final class SquidQuickHostTests: XCTestCase {
         Array(line.utf8).withUnsafeBytes { raw in SquidNative().quickHost(raw).map { String(decoding: $0, as: UTF8.self) } }
     }
 
+    /// Real lines, and the same lines mutated (spaces, tabs, cuts, bytes that matter to the URL), at
+    /// every length around the 8-byte words: the fast quickHost says exactly what the reference says.
+    func testWordAtATimeQuickHostAgreesWithTheByteAtATimeReference() throws {
+        var lines = try String(contentsOfFile: TestPaths.fixture("squid-access.log"), encoding: .utf8)
+            .split(separator: "\n").map { Array($0.utf8) }
+        lines.append(Array("1 2 3 4 5 CONNECT a.b:443 7 8 9".utf8))
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(" \t:/@[.aC".utf8)
+        var checked = 0
+        for line in lines {
+            var variants = [line]
+            for cut in 0...min(line.count, 40) { variants.append(Array(line.prefix(cut))) }
+            for _ in 0..<60 {
+                var m = line
+                for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                    let at = Int.random(in: 0...m.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: m.insert(alphabet.randomElement(using: &rng)!, at: at)
+                    case 1: if at < m.count { m.remove(at: at) }
+                    default: if at < m.count { m[at] = alphabet.randomElement(using: &rng)! }
+                    }
+                }
+                variants.append(m)
+            }
+            for v in variants {
+                v.withUnsafeBytes { raw in
+                    let fast = SquidNative().quickHost(raw).map(Array.init)
+                    let reference = Self.referenceQuickHost(raw).map(Array.init)
+                    XCTAssertEqual(fast, reference, String(decoding: v, as: UTF8.self))
+                }
+                checked += 1
+            }
+        }
+        XCTAssertGreaterThan(checked, 1000)
+    }
+
+    /// The byte-at-a-time quickHost the word-at-a-time one replaced: the reference it must agree with.
+    static func referenceQuickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        guard let base = line.baseAddress else { return nil }
+        let n = line.count
+        var field = 0
+        var i = 0
+        var methodStart = 0, methodEnd = 0, urlStart = 0, urlEnd = 0
+        while i < n {
+            while i < n && base.load(fromByteOffset: i, as: UInt8.self) == 0x20 { i += 1 }
+            if i == n { break }
+            let start = i
+            while i < n {
+                let c = base.load(fromByteOffset: i, as: UInt8.self)
+                if c == 0x20 || c == 0x09 { break }
+                i += 1
+            }
+            if field == 5 { methodStart = start; methodEnd = i }
+            if field == 6 { urlStart = start; urlEnd = i }
+            field += 1
+            if field > SquidNative.fieldCount { return nil }
+        }
+        guard field == SquidNative.fieldCount else { return nil }
+        let url = UnsafeRawBufferPointer(rebasing: line[urlStart..<urlEnd])
+        if methodEnd - methodStart == 7 && base.load(fromByteOffset: methodStart, as: UInt8.self) == 0x43 {  // CONNECT
+            guard let colon = url.lastIndex(of: 0x3A), url.first != 0x5B else { return nil }
+            return UnsafeRawBufferPointer(rebasing: url[..<colon])
+        }
+        // scheme://host[:port]/...
+        var j = 0
+        while j + 2 < url.count && !(url[j] == 0x3A && url[j + 1] == 0x2F && url[j + 2] == 0x2F) { j += 1 }
+        guard j + 2 < url.count else { return nil }
+        let hostStart = j + 3
+        var k = hostStart
+        while k < url.count {
+            let c = url[k]
+            if c == 0x2F || c == 0x3A || c == 0x3F || c == 0x23 { break }
+            if c == 0x40 || c == 0x5B { return nil }  // user@host or [IPv6]: full parse
+            k += 1
+        }
+        return k > hostStart ? UnsafeRawBufferPointer(rebasing: url[hostStart..<k]) : nil
+    }
+
     func testQuickHostFindsTheHostOfWellFormedLinesOnly() throws {
         let lines = try String(contentsOfFile: TestPaths.fixture("squid-access.log"), encoding: .utf8).split(separator: "\n")
         let (observations, _) = try scanLog(TestPaths.fixture("squid-access.log"))
