@@ -8,8 +8,10 @@ much fuzzing happened; this runs a target (niced, from its working corpus and se
 SIGINT once the process has used the budget in CPU time (user + system, from /proc). libFuzzer prints
 its final stats on SIGINT; the executions, the CPU seconds, what was found and the commit fuzzed are
 appended to Fuzz/ledger.tsv, which is committed, so the CPU-hours of every target add up across
-sessions (`--report` sums them). A crash, timeout or OOM ends the run early, with the artifact in
-Fuzz/artifacts/<Target>/: minimize it, fix the bug, keep it in Tests/Regressions/<Target>/.
+sessions (`--report` sums them). A crash, timeout or OOM ends the target's run early, with the
+artifact in Fuzz/artifacts/<Target>/: minimize it, fix the bug, keep it in Tests/Regressions/<Target>/.
+libFuzzer's -timeout is wall-clock time, so a timeout is first re-run alone: one that does not take
+over a second again is set aside in Fuzz/artifacts/not-reproduced/ and the target fuzzes on.
 """
 import argparse
 import datetime
@@ -49,7 +51,47 @@ def stop(signum, frame):
     STOP = True
 
 
+def reproduces(binary, artifact):
+    """Whether a timeout artifact still takes over a second alone: libFuzzer's -timeout is wall-clock
+    time, so on a busy machine a slow moment looks like a hang. Returns the verdict and the time taken."""
+    start = time.time()
+    r = subprocess.run([binary, "-timeout=1", "-runs=1", artifact], capture_output=True,
+                       env=dict(os.environ, SWIFT_BACKTRACE="enable=no"))
+    return r.returncode != 0, time.time() - start
+
+
 def run(target, budget, nice):
+    """Fuzzes `target` until it has used `budget` CPU seconds or found something that reproduces."""
+    total_cpu, total_execs, notes = 0.0, 0, []
+    while total_cpu < budget - 5 and not STOP:
+        cpu, execs, rss, result, artifact = run_once(target, budget - total_cpu, nice)
+        total_cpu += cpu
+        total_execs += execs
+        if result.startswith("found: ALARM") and artifact:
+            real, seconds = reproduces(os.path.join(FUZZ, ".build", "release", target), artifact)
+            if not real:
+                notes.append(f"a timeout that did not reproduce alone ({seconds:.2f} s), set aside")
+                os.makedirs(os.path.join(FUZZ, "artifacts", "not-reproduced"), exist_ok=True)
+                os.replace(artifact, os.path.join(FUZZ, "artifacts", "not-reproduced", os.path.basename(artifact)))
+                continue
+        if result != "clean":
+            notes.append(result)
+            break
+    result = "clean" if not notes else "; ".join(notes)
+    if notes and all(n.startswith("a timeout that did not reproduce") for n in notes):
+        result = "clean (" + result + ")"
+    row = [datetime.date.today().isoformat(), target, f"{total_cpu:.0f}", str(total_execs), str(rss),
+           result[:200], commit()]
+    new = not os.path.exists(LEDGER)
+    with open(LEDGER, "a") as f:
+        if new:
+            f.write(HEADER)
+        f.write("\t".join(row) + "\n")
+    print("\t".join(row), flush=True)
+    return result.startswith("clean")
+
+
+def run_once(target, budget, nice):
     binary = os.path.join(FUZZ, ".build", "release", target)
     if not os.access(binary, os.X_OK):
         sys.exit(f"campaign: {binary} is missing; run `make fuzz-build` first")
@@ -85,15 +127,8 @@ def run(target, budget, nice):
     found = re.search(r"==\d+==ERROR: (\S+): ([^\n]*)|(ALARM: working on the last Unit for \d+ seconds)"
                       r"|(out-of-memory \([^)]*\))|(deadly signal)", text)
     result = "clean" if not found else ("found: " + " ".join(g for g in found.groups() if g))[:120]
-    row = [datetime.date.today().isoformat(), target, f"{used:.0f}", execs[-1] if execs else "?",
-           rss[-1] if rss else "?", result, commit()]
-    new = not os.path.exists(LEDGER)
-    with open(LEDGER, "a") as f:
-        if new:
-            f.write(HEADER)
-        f.write("\t".join(row) + "\n")
-    print("\t".join(row), flush=True)
-    return result == "clean"
+    written = re.findall(r"Test unit written to (\S+)", text)
+    return used, int(execs[-1]) if execs else 0, rss[-1] if rss else "?", result, written[-1] if written else None
 
 
 def report():
