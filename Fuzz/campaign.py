@@ -155,12 +155,14 @@ def main():
     if args.report:
         return report()
     # With autogroup scheduling each session shares the CPU equally whatever its processes' nice
-    # values, so a campaign started with setsid would take a full core from a build: nice the group.
-    try:
-        with open("/proc/self/autogroup", "w") as f:
-            f.write(str(args.nice))
-    except OSError:
-        pass
+    # values, so a campaign started with setsid would take a full core from a build: nice the group,
+    # but only a session of its own (started with setsid), never the shell's that started it.
+    if os.getsid(0) == os.getpid():
+        try:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(args.nice))
+        except OSError:
+            pass
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     ok = True
