@@ -46,6 +46,32 @@ public struct FileDescriptorSource: ByteSource {
     }
 }
 
+/// Bytes `start..<end` of an open file, read with pread (several can share one descriptor).
+public struct FileRangeSource: ByteSource {
+    let fd: Int32
+    var offset: Int
+    let end: Int
+
+    public init(fd: Int32, start: Int, end: Int) {
+        self.fd = fd
+        self.offset = start
+        self.end = end
+    }
+
+    public mutating func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int {
+        guard let base = buffer.baseAddress, buffer.count > 0, offset < end else { return 0 }
+        while true {
+            let n = pread(fd, base, min(buffer.count, end - offset), off_t(offset))
+            if n >= 0 {
+                offset += n
+                return n
+            }
+            if errno == EINTR { continue }
+            throw ByteSourceError(String(cString: strerror(errno)))
+        }
+    }
+}
+
 /// The compression a stream's first bytes announce (by magic number, never by file name).
 public enum Compression: String, Sendable {
     case gzip, zstd, bzip2, xz

@@ -26,12 +26,14 @@ public struct LineReader {
         try forEachLine(source: &source, body)
     }
 
-    /// Reads `source` to its end, calling `body` with each line and its 1-based number. When the
+    /// Reads `source` to its end, calling `body` with each line and its 1-based number (`firstLine` for
+    /// the first: a part of a file cut at line boundaries goes on counting where the part before ends). When the
     /// source fails midway (a truncated gzip member), the lines before are delivered first.
-    public static func forEachLine(source: inout some ByteSource, _ body: (Line, Int) -> Void) throws(ReadError) {
+    public static func forEachLine(source: inout some ByteSource, firstLine: Int = 1,
+                                   _ body: (Line, Int) -> Void) throws(ReadError) {
         var buffer = [UInt8](repeating: 0, count: chunkSize + maxLineBytes + 1)
         var filled = 0
-        var lineNumber = 0
+        var lineNumber = firstLine - 1
         var skippingLongLine = false
         var longLength = 0
         var failure: ByteSourceError? = nil

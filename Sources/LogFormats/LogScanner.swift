@@ -22,9 +22,9 @@ public struct LogScanner {
         scan(source: &source, file: file, report: &report, emit: emit)
     }
 
-    public func scan(source: inout some ByteSource, file: String, report: inout InputReport,
+    public func scan(source: inout some ByteSource, file: String, firstLine: Int = 1, report: inout InputReport,
                      emit emitRaw: (Observation) -> Void) {
-        var lastLine = 0
+        var lastLine = firstLine - 1
         var parser = format.makeParser()
         var zone = localZone
         func emit(_ observation: Observation) {
@@ -36,7 +36,7 @@ public struct LogScanner {
             emitRaw(o)
         }
         do {
-            try LineReader.forEachLine(source: &source) { line, number in
+            try LineReader.forEachLine(source: &source, firstLine: firstLine) { line, number in
                 lastLine = number
                 report.records += 1
                 switch line {

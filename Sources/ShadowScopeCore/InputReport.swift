@@ -56,6 +56,23 @@ public struct InputReport: Sendable {
         }
     }
 
+    /// Adds what a later part of the same input found (a file scanned in parts, in order): counts add,
+    /// samples keep the first ones, the first error stands.
+    public mutating func absorb(_ later: InputReport) {
+        records += later.records
+        observations += later.observations
+        matched += later.matched
+        skipped += later.skipped
+        skippedSamples = Array((skippedSamples + later.skippedSamples).prefix(InputReport.maxSamples))
+        if let p = later.packets { packets = (packets ?? 0) + p }
+        if let d = later.drops { drops = (drops ?? 0) + d }
+        capsHit.merge(later.capsHit, uniquingKeysWith: +)
+        notAnalyzed.merge(later.notAnalyzed, uniquingKeysWith: +)
+        anomalies.merge(later.anomalies, uniquingKeysWith: +)
+        anomalySamples = Array((anomalySamples + later.anomalySamples).prefix(InputReport.maxSamples))
+        if error == nil { error = later.error }
+    }
+
     public mutating func hitCap(_ name: String) {
         capsHit[name, default: 0] += 1
     }

@@ -11,6 +11,22 @@ struct FileResult: Sendable {
     var aggregates: Aggregates
     /// Per-connection alerts, in input order.
     var alerts: [Alert]
+
+    /// The parts of one file, scanned apart, as one result (parts in file order).
+    init(parts: [FileResult]) {
+        self = parts[0]
+        for p in parts.dropFirst() {
+            report.absorb(p.report)
+            aggregates.merge(p.aggregates)
+            alerts += p.alerts
+        }
+    }
+
+    init(report: InputReport, aggregates: Aggregates, alerts: [Alert]) {
+        self.report = report
+        self.aggregates = aggregates
+        self.alerts = alerts
+    }
 }
 
 /// Scans inputs one at a time; `scan` uses one per worker thread, so it holds only shared, read-only
@@ -26,12 +42,59 @@ struct InputScanner: Sendable {
     /// Scans `path`, writing observation lines to `out` when given. Without an observations output
     /// only catalog hosts matter, so the log scanner may skip the rest early.
     func scan(_ path: String, observationsTo out: OutputFile?) -> FileResult {
+        scanAttributing(path, observationsTo: out) { relevant, handle in scanOne(path, relevant: relevant, handle: handle) }
+    }
+
+    /// Scans one part of a plain log file in `format`, a format whose lines stand alone (`splittableFormat`).
+    func scan(_ path: String, part: FilePart, format: any LogFormat, observationsTo out: OutputFile?) -> FileResult {
+        scanAttributing(path, observationsTo: out) { relevant, handle in
+            var report = InputReport(file: path, format: format.name)
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                report.error = String(cString: strerror(errno))
+                return report
+            }
+            defer { close(fd) }
+            var source = FileRangeSource(fd: fd, start: part.start, end: part.end)
+            var logScanner = LogScanner(format: format, isRelevant: relevant)
+            logScanner.localZone = localZone
+            var matched = 0
+            logScanner.scan(source: &source, file: path, firstLine: part.firstLine, report: &report) { o in
+                if handle(o) { matched += 1 }
+            }
+            report.matched = matched
+            return report
+        }
+    }
+
+    /// The format of `path` when it can be scanned in parts on several threads: a regular,
+    /// uncompressed log in a format whose lines stand alone. Nil for anything else.
+    func splittableFormat(_ path: String) -> (any LogFormat)? {
+        guard path != "-", case .success(let source) = InputSource.open(path) else { return nil }
+        defer { source.close() }
+        guard source.compression == nil, format != "pcap", !(format == "auto" && source.isCapture) else { return nil }
+        let chosen: (any LogFormat)?
+        if format == "auto" {
+            chosen = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
+        } else if let custom {
+            chosen = custom
+        } else {
+            chosen = allLogFormats.first { $0.name == format }
+        }
+        guard let chosen, chosen is any StatelessLogFormat else { return nil }
+        return chosen
+    }
+
+    /// Runs `body` (which scans and returns the input's report) with the attribution of every
+    /// observation: aggregates, per-connection alerts and observation lines.
+    private func scanAttributing(_ path: String, observationsTo out: OutputFile?,
+                                 _ body: (((UnsafeRawBufferPointer) -> Bool)?, (Observation) -> Bool) -> InputReport) -> FileResult {
         var aggregates = Aggregates()
         var alerts: [Alert] = []
         var line = JSONWriter()
         let matcher = setup.attributor.matcher
         let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
-        var report = scanOne(path, relevant: relevant) { observation in
+        var report = body(relevant) { observation in
             var o = observation
             var a = setup.attributor.attribute(o)
             setup.pseudonymizer?.apply(&o, &a)

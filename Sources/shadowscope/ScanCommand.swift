@@ -62,8 +62,12 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("GeoIP database in MMDB format, e.g. GeoLite2-City.mmdb (default: the bundled DB-IP City Lite).", valueName: "FILE"))
     var geoip: String?
 
-    @Option(help: ArgumentHelp("Inputs scanned at once (default: all cores). The result does not depend on it.", valueName: "N"))
+    @Option(help: ArgumentHelp("Threads (default: all cores): inputs scanned at once, and a large plain log in a format whose lines stand alone (squid, zeek-json, umbrella, panos, fortigate, bind-query, windows-dns) is cut at line boundaries into one part per thread. The result does not depend on it.", valueName: "N"))
     var jobs: Int?
+
+    /// Plain logs at least this large are cut into one part per thread (tests make it small).
+    @Option(help: .hidden)
+    var splitBytes: Int = 64 << 20
 
     @Option(help: ArgumentHelp("CSV of address-or-CIDR,user: who is behind a client address when the source does not say (longest prefix wins).", valueName: "FILE"))
     var users: String?
@@ -165,36 +169,57 @@ struct Scan: ParsableCommand {
     /// Scans the files on `jobs` threads. Results come back in input order; observation lines of each
     /// file go to a temporary file first and are copied to the output in input order, so the output
     /// does not depend on `--jobs`.
+    /// A large plain log in a format whose lines stand alone is cut into one part per thread at line
+    /// boundaries (`FileParts`); the parts' results merge back into one per file, in order.
     func scanAll(_ files: [String], with scanner: InputScanner, observationsTo out: OutputFile?) -> [FileResult] {
-        let workers = max(1, min(jobs ?? ProcessInfo.processInfo.activeProcessorCount, files.count))
-        if workers == 1 { return files.map { scanner.scan($0, observationsTo: out) } }
-        let results = ResultSlots(count: files.count)
+        let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        // Work items: a whole file, or one part of one.
+        var plan: [WorkItem] = []
+        for (i, path) in files.enumerated() {
+            if threads > 1, let format = scanner.splittableFormat(path),
+               let parts = FileParts.plan(path, count: threads, minimumBytes: splitBytes) {
+                plan += parts.map { WorkItem(file: i, part: $0, format: format) }
+            } else {
+                plan.append(WorkItem(file: i, part: nil, format: nil))
+            }
+        }
+        let items = plan
+        @Sendable func scan(_ item: WorkItem, _ to: OutputFile?) -> FileResult {
+            guard let part = item.part, let format = item.format else { return scanner.scan(files[item.file], observationsTo: to) }
+            return scanner.scan(files[item.file], part: part, format: format, observationsTo: to)
+        }
+        let workers = min(threads, items.count)
+        if workers == 1 { return items.map { scan($0, out) } }  // one thread: nothing was cut
+        let results = ResultSlots(count: items.count)
         let temporary = FileManager.default.temporaryDirectory.appendingPathComponent("shadowscope-\(getpid())-\(UUID().uuidString)").path
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while let i = results.claimNext() {
                 if out == nil {
-                    results.set(i, scanner.scan(files[i], observationsTo: nil))
+                    results.set(i, scan(items[i], nil))
                     continue
                 }
                 do {
                     let part = try OutputFile(path: temporary + "-\(i)")
-                    results.set(i, scanner.scan(files[i], observationsTo: part))
+                    results.set(i, scan(items[i], part))
                     part.close()
                 } catch {
-                    var report = InputReport(file: files[i], format: "unknown")
+                    var report = InputReport(file: files[items[i].file], format: "unknown")
                     report.error = "not scanned: \(error)"
                     results.set(i, FileResult(report: report, aggregates: Aggregates(), alerts: []))
                 }
             }
         }
         if let out {
-            for i in files.indices {
+            for i in items.indices {
                 let path = temporary + "-\(i)"
                 if let data = FileManager.default.contents(atPath: path) { out.write([UInt8](data)) }
                 try? FileManager.default.removeItem(atPath: path)
             }
         }
-        return results.all
+        let all = results.all
+        var byFile = [[FileResult]](repeating: [], count: files.count)
+        for (k, item) in items.enumerated() { byFile[item.file].append(all[k]) }
+        return byFile.map { FileResult(parts: $0) }
     }
 
     func run() throws {
@@ -308,6 +333,13 @@ struct Scan: ParsableCommand {
 }
 
 /// Per-input results filled in by worker threads.
+/// A whole input, or one part of a plain log cut for several threads.
+struct WorkItem: Sendable {
+    var file: Int
+    var part: FilePart?
+    var format: (any LogFormat)?
+}
+
 final class ResultSlots: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [FileResult?]

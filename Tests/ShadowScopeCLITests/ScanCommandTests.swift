@@ -334,6 +334,44 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(o1, try String(contentsOfFile: dir + "/o3.ndjson", encoding: .utf8))
         XCTAssertEqual(try String(contentsOfFile: dir + "/s1.json", encoding: .utf8), try String(contentsOfFile: dir + "/s3.json", encoding: .utf8))
     }
+
+    /// One large plain log cut at line boundaries into a part per thread (the hidden --split-bytes makes a
+    /// small file large enough): the summary (counts, skipped lines with their numbers, anomalies,
+    /// aggregates), the observations in order and the alerts equal the whole-file scan, whatever the cuts.
+    func testOneLogCutIntoPartsPerThreadGivesTheWholeFilesResult() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("parts-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var log = Data()
+        for i in 0..<7 {
+            log += try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log")))
+            log += Data("a line that is no squid line \(i)\n".utf8)
+            log += Data("1795608606.105 30 10.0.0.9 TCP_MISS/200 5 GET http://x\u{0}y.example/ u HIER_DIRECT/1.2.3.4 -\n".utf8)
+            log += try Data(contentsOf: URL(fileURLWithPath: TestPaths.seed("squid-native.log")))
+        }
+        let path = dir + "/big.log"
+        try log.write(to: URL(fileURLWithPath: path))
+        var outputs: [[String]] = []
+        for (jobs, split) in [("1", "1000"), ("2", "1000"), ("3", "4096"), ("2", "100000000")] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--jobs", jobs, "--split-bytes", split,
+                                                      "--summary", "\(dir)/s.json", "--observations", "\(dir)/o.ndjson",
+                                                      "--alerts", "\(dir)/a.ndjson", path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            outputs.append(try ["s.json", "o.ndjson", "a.ndjson"].map { try String(contentsOfFile: "\(dir)/\($0)", encoding: .utf8) })
+        }
+        let summary = try JSONSerialization.jsonObject(with: Data(outputs[0][0].utf8)) as? [String: Any]
+        let input = (summary?["input"] as? [[String: Any]])?.first ?? [:]
+        XCTAssertEqual(input["skipped"] as? Int, 14)
+        let lines = log.split(separator: 0x0A).count
+        XCTAssertEqual(input["records"] as? Int, lines)
+        let firstSkip = (input["skipped_samples"] as? [[String: String]])?.first?["at"]
+        XCTAssertEqual(firstSkip, path + ":17")  // the fixture has 16 lines
+        for k in 1..<outputs.count {
+            XCTAssertEqual(outputs[k][0], outputs[0][0], "summary, run \(k)")
+            XCTAssertEqual(outputs[k][1], outputs[0][1], "observations, run \(k)")
+            XCTAssertEqual(outputs[k][2], outputs[0][2], "alerts, run \(k)")
+        }
+    }
 }
 
 final class MergeTests: XCTestCase {
