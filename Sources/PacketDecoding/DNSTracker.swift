@@ -18,6 +18,8 @@ struct DNSTracker {
 
     private var pending: [QueryKey: (observation: Observation, order: Int)] = [:]
     private var order = 0
+    /// Pending queries oldest first, to evict the oldest at the cap without scanning them all.
+    private var arrival = InsertionOrder<QueryKey>()
     var answers = DNSAnswerCache()
 
     /// Takes one DNS message seen in a UDP datagram.
@@ -49,13 +51,17 @@ struct DNSTracker {
             o.bytesUp = size
             o.packetsUp = 1
             if let earlier = pending.removeValue(forKey: key) { emit(earlier.observation) }  // a retransmitted id
-            if pending.count >= Self.maxPendingQueries, let oldest = pending.min(by: { $0.value.order < $1.value.order }) {
-                pending[oldest.key] = nil
+            if pending.count >= Self.maxPendingQueries, let oldest = oldestPending(),
+               let q = pending.removeValue(forKey: oldest) {
                 report.hitCap("dns-pending-queries")
-                emit(oldest.value.observation)
+                emit(q.observation)
             }
             order += 1
             pending[key] = (o, order)
+            var arrivals = InsertionOrder<QueryKey>()
+            swap(&arrivals, &arrival)
+            arrivals.append(key, stamp: order, live: pending.count) { k, stamp in pending[k]?.order == stamp }
+            swap(&arrivals, &arrival)
             return
         }
         for a in m.addressAnswers where a.answersQuery {
@@ -86,6 +92,13 @@ struct DNSTracker {
         emit(o)
     }
 
+    private mutating func oldestPending() -> QueryKey? {
+        var order = InsertionOrder<QueryKey>()
+        swap(&order, &arrival)  // taken out while the closure reads `pending`; the buffer stays unique
+        defer { swap(&order, &arrival) }
+        return order.popOldest { key, stamp in pending[key]?.order == stamp }
+    }
+
     /// Queries older than the timeout, and at the end of input all of them, are written as unanswered.
     mutating func expire(now: Timestamp?, emit: (Observation) -> Void) {
         let cutoff = now.map { $0.microseconds - Self.queryTimeout } ?? Int64.max
@@ -104,20 +117,66 @@ struct DNSAnswerCache {
     /// Answers are trusted a little past their TTL: clients reuse connections and cached answers.
     static let graceSeconds: Int64 = 300
 
-    private var names: [IPAddress: (name: String, seen: Int64, expires: Int64)] = [:]
+    private var names: [IPAddress: (name: String, seen: Int64, expires: Int64, stamp: Int)] = [:]
+    private var arrival = InsertionOrder<IPAddress>()
+    private var stamp = 0
 
     mutating func insert(_ address: IPAddress, name: String, ttl: UInt32, at ts: Timestamp, report: inout InputReport) {
         if names.count >= Self.maxEntries && names[address] == nil {
-            // Drop the entry that expires first.
-            if let victim = names.min(by: { $0.value.expires < $1.value.expires }) { names[victim.key] = nil }
+            // Drop the answer that arrived longest ago. (Scanning for the one that expires first cost a
+            // pass over 262,144 entries per new address once full: a flood of answers went quadratic.)
+            var order = InsertionOrder<IPAddress>()
+            swap(&order, &arrival)  // taken out while the closure reads `names`; both buffers stay unique
+            if let victim = order.popOldest(where: { key, stamp in names[key]?.stamp == stamp }) { names[victim] = nil }
+            swap(&order, &arrival)
             report.hitCap("dns-answer-cache")
         }
-        names[address] = (name, ts.microseconds, ts.seconds + Int64(ttl) + Self.graceSeconds)
+        stamp += 1
+        names[address] = (name, ts.microseconds, ts.seconds + Int64(ttl) + Self.graceSeconds, stamp)
+        var order = InsertionOrder<IPAddress>()
+        swap(&order, &arrival)
+        order.append(address, stamp: stamp, live: names.count) { key, stamp in names[key]?.stamp == stamp }
+        swap(&order, &arrival)
     }
 
     /// The name an answer seen before `ts` gave for `address`, if that answer was still valid at `ts`.
     func name(for address: IPAddress, at ts: Timestamp) -> String? {
         guard let entry = names[address], entry.seen <= ts.microseconds, entry.expires >= ts.seconds else { return nil }
         return entry.name
+    }
+}
+
+/// Keys in the order they were (re)inserted, each with the stamp it got then: the oldest live key is
+/// found in amortised O(1) by skipping entries whose key was removed or inserted again since.
+struct InsertionOrder<Key: Hashable> {
+    private var entries: [(key: Key, stamp: Int)] = []
+    private var head = 0
+
+    /// Appends `key`; when stale entries outnumber the `live` ones by far, they are dropped (amortised
+    /// O(1), and the order never grows past a few times what it tracks).
+    mutating func append(_ key: Key, stamp: Int, live: Int, isCurrent: (Key, Int) -> Bool) {
+        entries.append((key, stamp))
+        if entries.count - head > 2 * live + 4096 {
+            entries = entries[head...].filter { isCurrent($0.key, $0.stamp) }
+            head = 0
+        }
+    }
+
+    var count: Int { entries.count - head }
+
+    /// Removes and returns the oldest key for which `isCurrent(key, stamp)` holds; stale entries go too.
+    mutating func popOldest(where isCurrent: (Key, Int) -> Bool) -> Key? {
+        defer {
+            if head > 4096 && head * 2 > entries.count {  // drop the consumed front now and then
+                entries.removeFirst(head)
+                head = 0
+            }
+        }
+        while head < entries.count {
+            let e = entries[head]
+            head += 1
+            if isCurrent(e.key, e.stamp) { return e.key }
+        }
+        return nil
     }
 }

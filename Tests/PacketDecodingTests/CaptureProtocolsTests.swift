@@ -93,6 +93,42 @@ final class DNSAnswerCacheTests: XCTestCase {
                                 at: Timestamp(seconds: 1_000 + 60 + DNSAnswerCache.graceSeconds + 1)), "expired")
         XCTAssertNil(cache.name(for: IPAddress("160.79.104.11")!, at: Timestamp(seconds: 1_030)))
     }
+
+    /// Full, the cache drops the answer that arrived longest ago, one per new address, counted. (It used
+    /// to scan every entry for each new address: 50,000 past the cap took minutes; this test would not end.)
+    func testFullCacheDropsTheOldestAnswersOnePerNewAddress() {
+        var cache = DNSAnswerCache()
+        var report = InputReport(file: "t", format: "pcap")
+        let extra = 50_000
+        func address(_ i: Int) -> IPAddress { IPAddress(v4: 10, UInt8(i >> 16 & 0xFF), UInt8(i >> 8 & 0xFF), UInt8(i & 0xFF)) }
+        // Address 0 goes first, then is answered again near the end: it comes back as the youngest,
+        // and its return costs one more eviction.
+        let total = DNSAnswerCache.maxEntries + extra
+        for i in 0..<total {
+            cache.insert(address(i), name: "n\(i).example", ttl: 3600, at: Timestamp(seconds: 1_000), report: &report)
+            if i == total - 10 { cache.insert(address(0), name: "again.example", ttl: 3600, at: Timestamp(seconds: 1_000), report: &report) }
+        }
+        XCTAssertEqual(report.capsHit["dns-answer-cache"], extra + 1)
+        let at = Timestamp(seconds: 1_001)
+        XCTAssertEqual(cache.name(for: address(0), at: at), "again.example")
+        XCTAssertNil(cache.name(for: address(1), at: at))
+        XCTAssertNil(cache.name(for: address(extra), at: at))
+        XCTAssertEqual(cache.name(for: address(extra + 1), at: at), "n\(extra + 1).example")
+        XCTAssertEqual(cache.name(for: address(total - 1), at: at), "n\(total - 1).example")
+    }
+
+    func testInsertionOrderSkipsStaleEntriesAndStaysBounded() {
+        var order = InsertionOrder<Int>()
+        var live: [Int: Int] = [:]
+        for stamp in 1...100_000 {
+            let key = stamp % 1_000  // each key re-inserted 100 times
+            live[key] = stamp
+            order.append(key, stamp: stamp, live: live.count) { live[$0] == $1 }
+        }
+        XCTAssertLessThanOrEqual(order.count, 2 * 1_000 + 4_096 + 1)
+        XCTAssertEqual(order.popOldest { live[$0] == $1 }, 1)  // stamp 99,001
+        XCTAssertEqual(order.popOldest { live[$0] == $1 }, 2)
+    }
 }
 
 /// fixtures/dns-answer.pcap: dig resolves claude.ai through a real dnsmasq, then curl connects to the
