@@ -4,8 +4,9 @@ import ShadowScopeCore
 /// Forefront TMG): the `#Fields:` header names the columns of the lines after it; it may repeat
 /// mid-file with a new layout. `#Date:` gives the date when lines carry only `time`, and
 /// `#GMT-Offset:` (Oracle Web Cache) the offset of local times. Times are UTC, as the W3C draft
-/// says; `date-local`/`time-local` columns (IIS Advanced Logging) are local time of the server,
-/// unknown here, and are taken as UTC until a `--timezone` option exists.
+/// says; `date-local`/`time-local` columns (IIS Advanced Logging) are the server's local time: when
+/// they are the only date and time, observations are marked as local time, which `--timezone` turns
+/// into UTC (else they are read as UTC, and the summary says so); beside `date`/`time` they are ignored.
 ///
 /// Values are separated by blanks; a value starting with `"` runs to the closing quote (`""` inside
 /// is a quote); `-` is an empty value. A syslog prefix before a directive or a line
@@ -47,6 +48,9 @@ public struct W3CExtended: LogFormat {
         var isProxy = false
         var headerDate: (year: Int64, month: Int, day: Int)? = nil
         var gmtOffset: Int64 = 0
+        var hasGMTOffset = false
+        /// The only date and time columns are `date-local`/`time-local`.
+        var localTimeColumns = false
     }
 
     static func role(_ name: String) -> Role {
@@ -165,7 +169,10 @@ public struct W3CExtended: LogFormat {
                 layout.hasFields = false
                 return .skipped("#Fields lists \(names.count) names (1 to \(Self.maxFields) expected)")
             }
-            layout.roles = names.map(Self.role)
+            let lower = names.map { $0.lowercased() }
+            let hasUTCColumns = lower.contains("time")
+            layout.roles = lower.map { hasUTCColumns && ($0 == "date-local" || $0 == "time-local") ? .ignored : Self.role($0) }
+            layout.localTimeColumns = !hasUTCColumns && lower.contains("time-local")
             layout.isProxy = names.contains { Self.proxyMarkers.contains($0.lowercased()) }
             layout.hasFields = true
         case "#Date":
@@ -176,6 +183,7 @@ public struct W3CExtended: LogFormat {
             var c = TextCursor(value)
             while let b = c.peek, isBlank(b) { _ = c.byte(b) }
             layout.gmtOffset = c.utcOffset() ?? 0
+            layout.hasGMTOffset = true
         default:
             break
         }
@@ -324,6 +332,7 @@ public struct W3CExtended: LogFormat {
                 return .skipped("date and time are not a valid time")
             }
             o.timestamp = ts
+            o.localTime = layout.localTimeColumns && !layout.hasGMTOffset
         }
 
         let viaProxy = layout.isProxy

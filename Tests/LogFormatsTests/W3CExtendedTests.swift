@@ -84,6 +84,34 @@ final class W3CExtendedTests: XCTestCase {
     }
 
     /// Oracle Web Cache: runs of blanks, `#GMT-Offset: -0800` makes local times UTC+8h.
+    /// IIS Advanced Logging's `date-local`/`time-local`: alone they are marked local time (for
+    /// --timezone); beside `date`/`time` the UTC columns are read and the local ones ignored.
+    func testLocalTimeColumnsAreMarkedLocalUnlessUTCColumnsAreThere() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("w3c-local-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let local = """
+        #Software: IIS Advanced Logging Module
+        #Fields: date-local time-local c-ip cs-username cs-method cs-uri-stem cs-host sc-status sc-bytes cs-bytes
+        2026-11-25 09:15:00.000 10.1.2.3 alice POST /backend-api/conversation chatgpt.com 200 1532 48213
+
+        """
+        let both = """
+        #Fields: date time date-local time-local c-ip cs-method cs-uri-stem cs-host sc-status
+        2026-11-25 08:15:00 2026-11-25 09:15:00 10.1.2.3 GET / claude.ai 200
+
+        """
+        for (name, text, local, stamp) in [("local.log", local, true, "2026-11-25T09:15:00.000Z"),
+                                           ("both.log", both, false, "2026-11-25T08:15:00.000Z")] {
+            try text.write(toFile: dir + "/" + name, atomically: true, encoding: .utf8)
+            let (observations, report) = try scanLog(dir + "/" + name, format: W3CExtended())
+            XCTAssertEqual(report.skipped, 0, "\(report.skippedSamples)")
+            let o = try XCTUnwrap(observations.first, name)
+            XCTAssertEqual(o.localTime, local, name)
+            XCTAssertEqual(o.timestamp.rfc3339, stamp, name)
+        }
+    }
+
     func testGMTOffsetAndRunsOfBlanks() throws {
         let (observations, _) = try scanLog(TestPaths.corpus("lnav/logfile_w3c.1"), format: W3CExtended())
         let o = try XCTUnwrap(observations.first)
