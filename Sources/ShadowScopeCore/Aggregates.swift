@@ -180,7 +180,11 @@ public struct Aggregates: Sendable {
     }
 
     public mutating func merge(_ other: Aggregates) {
-        for (k, v) in other.rows { insert(k, v) }
+        if rows.isEmpty {
+            rows = other.rows  // the first (often the only) input's rows: shared, not copied row by row
+        } else {
+            for (k, v) in other.rows { insert(k, v) }
+        }
         addHourCounts(other.hours)
     }
 
@@ -191,9 +195,8 @@ public struct Aggregates: Sendable {
 
     /// Adds one row (from a summary being merged) to this aggregate.
     public mutating func insert(_ k: AggregateKey, _ v: AggregateValue) {
-        if var existing = rows[k] {
-            existing.merge(v)
-            rows[k] = existing
+        if rows[k] != nil {
+            rows[k]!.merge(v)  // in place: no copy of the row, one lookup less
         } else {
             rows[k] = v
         }
