@@ -117,6 +117,29 @@ final class DNSAnswerCacheTests: XCTestCase {
         XCTAssertEqual(cache.name(for: address(total - 1), at: at), "n\(total - 1).example")
     }
 
+    /// Past 65,536 queries waiting for an answer, each new one writes out the oldest as unanswered,
+    /// in arrival order, counted. (It used to scan all waiting queries for the oldest each time.)
+    func testPendingQueriesPastTheCapGoOutOldestFirst() throws {
+        var tracker = DNSTracker()
+        var report = InputReport(file: "t", format: "pcap")
+        var unanswered: [String] = []
+        let extra = 1_000
+        let server = IPAddress(v4: 192, 0, 2, 53)
+        for i in 0..<(DNSTracker.maxPendingQueries + extra) {
+            let name = "q\(i).example"
+            var query: [UInt8] = [UInt8(i >> 8 & 0xFF), UInt8(i & 0xFF), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+            for label in name.split(separator: ".") { query.append(UInt8(label.utf8.count)); query += Array(label.utf8) }
+            query += [0, 0, 1, 0, 1]
+            let m = try DNSMessage.parse(query)
+            let client = IPAddress(v4: 10, 0, UInt8(i >> 16 & 0xFF), UInt8(i >> 8 & 0xFF))
+            tracker.add(m, from: client, port: UInt16(1024 + i % 60_000), to: server, port: 53, transport: .udp,
+                        size: Int64(query.count), ts: Timestamp(seconds: 1_000), source: SourceRef(file: "t", position: .frame(i + 1)),
+                        report: &report) { unanswered.append($0.host ?? "?") }
+        }
+        XCTAssertEqual(report.capsHit["dns-pending-queries"], extra)
+        XCTAssertEqual(unanswered, (0..<extra).map { "q\($0).example" })
+    }
+
     func testInsertionOrderSkipsStaleEntriesAndStaysBounded() {
         var order = InsertionOrder<Int>()
         var live: [Int: Int] = [:]
