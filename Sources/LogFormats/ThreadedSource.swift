@@ -12,6 +12,8 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
     private var failure: ByteSourceError? = nil
     private var stopped = false
     private var innerWarnings: [SourceWarning] = []
+    /// The producer has returned and no longer reads the inner source.
+    private var exited = false
     private var current: [UInt8] = []
     private var offset = 0
 
@@ -52,18 +54,35 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
             chunk.removeSubrange(filled...)
             lock.lock()
             while ready.count >= Self.depth && !stopped { lock.wait() }
-            if stopped { lock.unlock(); return }
+            if stopped {
+                exited = true
+                lock.broadcast()
+                lock.unlock()
+                return
+            }
             if !chunk.isEmpty { ready.append(chunk) }
             let done = filled < Self.chunkSize || error != nil
             if done {
                 finished = true
                 failure = error
                 innerWarnings = box.source.warnings
+                exited = true
             }
             lock.broadcast()
             lock.unlock()
             if done { return }
         }
+    }
+
+    /// Stops the producer and waits until it no longer reads the inner source (at most one chunk):
+    /// call it before closing the file the inner source reads, or a producer still running would read
+    /// from whatever file next gets that descriptor number.
+    public func stop() {
+        lock.lock()
+        stopped = true
+        lock.broadcast()
+        while !exited { lock.wait() }
+        lock.unlock()
     }
 
     /// The inner source's warnings, once it has ended.
@@ -77,7 +96,7 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
         if offset == current.count {
             lock.lock()
-            while ready.isEmpty && !finished { lock.wait() }
+            while ready.isEmpty && !finished && !stopped { lock.wait() }
             if ready.isEmpty {
                 let error = failure
                 lock.unlock()

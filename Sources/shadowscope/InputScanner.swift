@@ -70,7 +70,14 @@ struct InputScanner: Sendable {
     /// The format of `path` when it can be scanned in parts on several threads: a regular,
     /// uncompressed log in a format whose lines stand alone. Nil for anything else.
     func splittableFormat(_ path: String) -> (any LogFormat)? {
-        guard path != "-", case .success(let source) = InputSource.open(path) else { return nil }
+        guard path != "-" else { return nil }
+        // A compressed file is never cut: tell by its first bytes before anything inflates it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        var magic = [UInt8](repeating: 0, count: 8)
+        let n = magic.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 8, 0) }
+        close(fd)
+        guard n > 0, Compression(magic: magic.prefix(n)) == nil, case .success(let source) = InputSource.open(path) else { return nil }
         defer { source.close() }
         guard source.compression == nil, format != "pcap", !(format == "auto" && source.isCapture) else { return nil }
         let chosen: (any LogFormat)?

@@ -18,6 +18,8 @@ struct InputSource {
     var prefix: [UInt8]
     /// Everything after `prefix`.
     private var rest: any ByteSource
+    /// The decompressing thread, stopped before the file it reads is closed.
+    private var decompressor: ThreadedSource?
 
     var isCapture: Bool { looksLikeCapture(prefix) }
 
@@ -25,24 +27,30 @@ struct InputSource {
         let fd = path == "-" ? 0 : Glibc.open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return .failure(InputError(file: path, reason: String(cString: strerror(errno)))) }
         var raw: any ByteSource = FileDescriptorSource(fd: fd)
+        var decompressor: ThreadedSource? = nil
         do {
             var rawPrefix = try readPrefix(&raw, count: 8)
             var compression = Compression(magic: rawPrefix)
             var content: any ByteSource = PrefixedSource(prefix: rawPrefix, inner: raw)
             if let c = compression {
                 // Inflate on a thread of its own, a few MB ahead of the parser.
-                content = ThreadedSource(c.source(over: content))
+                let threaded = ThreadedSource(c.source(over: content))
+                decompressor = threaded
+                content = threaded
             }
             let prefix = try readPrefix(&content, count: sniffBytes)
             if compression == nil { rawPrefix = [] } else if prefix.isEmpty { compression = nil }
-            return .success(InputSource(name: path, fd: fd, compression: compression, prefix: prefix, rest: content))
+            return .success(InputSource(name: path, fd: fd, compression: compression, prefix: prefix, rest: content,
+                                        decompressor: decompressor))
         } catch {
+            decompressor?.stop()
             if fd != 0 { Glibc.close(fd) }
             return .failure(InputError(file: path, reason: error.description))
         }
     }
 
     func close() {
+        decompressor?.stop()
         if fd != 0 { Glibc.close(fd) }
     }
 
