@@ -138,7 +138,7 @@ def report():
         t = totals.setdefault(cols[1], [0.0, 0, 0])
         t[0] += float(cols[2])
         t[1] += int(cols[3]) if cols[3].isdigit() else 0
-        t[2] += 0 if cols[5] == "clean" else 1
+        t[2] += 0 if cols[5].startswith("clean") else 1
     print(f"{'target':16} {'CPU-hours':>9} {'executions':>12} {'findings':>8}")
     for name in sorted(totals):
         cpu, execs, found = totals[name]
