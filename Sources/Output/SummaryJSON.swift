@@ -34,6 +34,18 @@ public let summarySchema = "shadowscope.summary/1"
 
 /// The daily summary (DESIGN.md "Summary"): what each input yielded, then one flat row per
 /// day × user × service × region. Rows are sorted, so equal inputs give byte-equal output.
+/// `[{"at": "file:line", "reason": ...}]`, the shape of skipped and anomaly samples.
+private func writeSamples(_ name: String, _ samples: [InputReport.Sample], to w: inout JSONWriter) {
+    w.beginArray(name)
+    for s in samples {
+        w.beginObject()
+        w.field("at", s.location)
+        w.field("reason", s.reason)
+        w.endObject()
+    }
+    w.endArray()
+}
+
 public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext) -> [UInt8] {
     var w = JSONWriter(pretty: true)
     w.beginObject()
@@ -65,14 +77,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.field("observations", r.observations)
         w.field("matched", r.matched)
         w.field("skipped", r.skipped)
-        w.beginArray("skipped_samples")
-        for s in r.skippedSamples {
-            w.beginObject()
-            w.field("at", s.location)
-            w.field("reason", s.reason)
-            w.endObject()
-        }
-        w.endArray()
+        writeSamples("skipped_samples", r.skippedSamples, to: &w)
         w.field("packets", r.packets)
         w.field("drops", r.drops)
         w.beginObject("caps_hit")
@@ -84,14 +89,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         w.beginObject("anomalies")
         for (k, v) in r.anomalies.sorted(by: { $0.key < $1.key }) { w.field(k, v) }
         w.endObject()
-        w.beginArray("anomaly_samples")
-        for s in r.anomalySamples {
-            w.beginObject()
-            w.field("at", s.location)
-            w.field("reason", s.reason)
-            w.endObject()
-        }
-        w.endArray()
+        writeSamples("anomaly_samples", r.anomalySamples, to: &w)
         w.endObject()
     }
     w.endArray()

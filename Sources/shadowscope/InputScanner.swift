@@ -80,16 +80,15 @@ struct InputScanner: Sendable {
         guard n > 0, Compression(magic: magic.prefix(n)) == nil, case .success(let source) = InputSource.open(path) else { return nil }
         defer { source.close() }
         guard source.compression == nil, format != "pcap", !(format == "auto" && source.isCapture) else { return nil }
-        let chosen: (any LogFormat)?
-        if format == "auto" {
-            chosen = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
-        } else if let custom {
-            chosen = custom
-        } else {
-            chosen = allLogFormats.first { $0.name == format }
-        }
-        guard let chosen, chosen is any StatelessLogFormat else { return nil }
+        guard let chosen = logFormat(of: source), chosen is any StatelessLogFormat else { return nil }
         return chosen
+    }
+
+    /// The log format for `source`: `--format`'s, the one --logformat or --nss-fields describes, or
+    /// (auto) the one its first lines show; nil when none fits.
+    func logFormat(of source: InputSource) -> (any LogFormat)? {
+        if format == "auto" { return source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) } }
+        return custom ?? allLogFormats.first { $0.name == format }
     }
 
     /// Runs `body` (which scans and returns the input's report) with the attribution of every
@@ -148,14 +147,7 @@ struct InputScanner: Sendable {
             for w in source.content.warnings { report.noteAnomaly(w.name, at: path, detail: w.detail) }
             return report
         }
-        var logFormat: (any LogFormat)?
-        if format == "auto" {
-            logFormat = source.prefix.withUnsafeBytes { detectLogFormat(sample: $0) }
-        } else if let custom {
-            logFormat = custom
-        } else {
-            logFormat = allLogFormats.first { $0.name == format }
-        }
+        var logFormat = self.logFormat(of: source)
         if logFormat is Dnsmasq {  // syslog times have no year: it comes from when the file was written
             var st = stat()
             if path != "-", stat(path, &st) == 0 { logFormat = Dnsmasq(reference: Timestamp(seconds: Int64(st.st_mtim.tv_sec))) }
