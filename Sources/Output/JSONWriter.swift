@@ -11,6 +11,19 @@ public struct JSONWriter {
         bytes.reserveCapacity(512)
     }
 
+    /// Room for `count` more bytes, so a large document (a summary of many rows) grows once.
+    public mutating func reserveCapacity(_ count: Int) { bytes.reserveCapacity(bytes.count + count) }
+
+    /// Ends the document with a newline, as files and NDJSON lines do.
+    public mutating func appendNewline() { bytes.append(0x0A) }
+
+    /// Hands the bytes written so far to `sink` and forgets them, keeping where the document is
+    /// (open objects, commas): a long document goes out in pieces.
+    public mutating func drain(into sink: ([UInt8]) -> Void) {
+        sink(bytes)
+        bytes.removeAll(keepingCapacity: true)
+    }
+
     public mutating func reset() {
         bytes.removeAll(keepingCapacity: true)
         needsComma = [false]
@@ -24,7 +37,7 @@ public struct JSONWriter {
 
     private mutating func newline(depth: Int) {
         bytes.append(0x0A)
-        bytes.append(contentsOf: repeatElement(0x20, count: 2 * depth))
+        for _ in 0..<2 * depth { bytes.append(0x20) }
     }
 
     private mutating func close(_ bracket: UInt8) {
@@ -63,7 +76,7 @@ public struct JSONWriter {
 
     public mutating func field(_ k: String, _ v: Int64?) {
         key(k)
-        if let v { bytes.append(contentsOf: String(v).utf8) } else { appendNull() }
+        if let v { appendInteger(v) } else { appendNull() }
     }
 
     public mutating func field(_ k: String, _ v: Int?) { field(k, v.map { Int64($0) }) }
@@ -80,7 +93,23 @@ public struct JSONWriter {
 
     public mutating func value(_ v: Int64) {
         separator()
-        bytes.append(contentsOf: String(v).utf8)
+        appendInteger(v)
+    }
+
+    /// Decimal digits straight into the buffer: no String per number.
+    private mutating func appendInteger(_ v: Int64) {
+        if v < 0 { bytes.append(0x2D) }
+        var magnitude = v.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: room for the 20 digits of UInt64.max
+        withUnsafeMutableBytes(of: &digits) { raw in
+            var i = raw.count
+            repeat {
+                i -= 1
+                raw[i] = 0x30 &+ UInt8(truncatingIfNeeded: magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[i...]))
+        }
     }
 
     private mutating func appendNull() { bytes.append(contentsOf: "null".utf8) }

@@ -47,7 +47,18 @@ private func writeSamples(_ name: String, _ samples: [InputReport.Sample], to w:
 }
 
 public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext) -> [UInt8] {
+    var all: [UInt8] = []
+    all.reserveCapacity(65_536 + aggregates.rows.count * 1_024)  // about 800 bytes a row, pretty-printed
+    writeSummaryJSON(inputs: inputs, aggregates: aggregates, context: context) { all.append(contentsOf: $0) }
+    return all
+}
+
+/// The same document handed to `sink` in pieces of about 1 MiB, so that writing the summary of a
+/// million rows never holds all of it in memory.
+public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext,
+                             to sink: ([UInt8]) -> Void) {
     var w = JSONWriter(pretty: true)
+    w.reserveCapacity(Int(flushBytes) + 8_192)
     w.beginObject()
     w.field("schema", summarySchema)
     w.field("generated_by", context.tool)
@@ -128,10 +139,12 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
         for e in v.evidence { w.value(e) }
         w.endArray()
         w.endObject()
+        if w.bytes.count >= flushBytes { w.drain(into: sink) }
     }
     w.endArray()
     w.endObject()
-    var out = w.bytes
-    out.append(0x0A)
-    return out
+    w.appendNewline()
+    w.drain(into: sink)
 }
+
+private let flushBytes = 1 << 20

@@ -47,7 +47,27 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     /// `YYYY-MM-DD`, the UTC day.
     public var day: String {
         let c = civil
-        return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))"
+        guard (0...9999).contains(c.year) else { return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))" }
+        return String(unsafeUninitializedCapacity: 10) { out in
+            Self.digits(Int(c.year), 4, out, 0)
+            out[4] = 0x2D
+            Self.digits(c.month, 2, out, 5)
+            out[7] = 0x2D
+            Self.digits(c.day, 2, out, 8)
+            return 10
+        }
+    }
+
+    /// Writes `value` as `width` decimal digits (zero-padded; `value` must fit) at `out[at...]`.
+    @inline(__always)
+    private static func digits(_ value: Int, _ width: Int, _ out: UnsafeMutableBufferPointer<UInt8>, _ at: Int) {
+        var v = value
+        var i = at + width - 1
+        while i >= at {
+            out[i] = 0x30 &+ UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+            i -= 1
+        }
     }
 
     /// Parses what `rfc3339` writes (`2026-11-25T12:00:00.123Z`, fraction optional, `Z` only).
@@ -89,6 +109,26 @@ public struct Timestamp: Hashable, Comparable, Sendable {
     public var rfc3339: String {
         let c = civil
         let ms = Int(floorMod(microseconds, 1_000_000) / 1000)
+        // One allocation for the 24 bytes, not one String per part: this runs for every output record.
+        if (0...9999).contains(c.year) {
+            return String(unsafeUninitializedCapacity: 24) { out in
+                Self.digits(Int(c.year), 4, out, 0)
+                out[4] = 0x2D
+                Self.digits(c.month, 2, out, 5)
+                out[7] = 0x2D
+                Self.digits(c.day, 2, out, 8)
+                out[10] = 0x54
+                Self.digits(c.secondOfDay / 3600, 2, out, 11)
+                out[13] = 0x3A
+                Self.digits(c.secondOfDay / 60 % 60, 2, out, 14)
+                out[16] = 0x3A
+                Self.digits(c.secondOfDay % 60, 2, out, 17)
+                out[19] = 0x2E
+                Self.digits(ms, 3, out, 20)
+                out[23] = 0x5A
+                return 24
+            }
+        }
         return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T"
             + "\(pad(c.secondOfDay / 3600, 2)):\(pad(c.secondOfDay / 60 % 60, 2)):\(pad(c.secondOfDay % 60, 2)).\(pad(ms, 3))Z"
     }

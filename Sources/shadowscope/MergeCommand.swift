@@ -52,7 +52,7 @@ struct Merge: ParsableCommand {
         if let path = summary ?? (table || report == "-" ? nil : "-") {
             do {
                 let out = try OutputFile(path: path)
-                out.write(summaryJSON(inputs: inputs, aggregates: aggregates, context: context))
+                writeSummaryJSON(inputs: inputs, aggregates: aggregates, context: context) { out.write($0) }
                 out.close()
             } catch {
                 printError(error.description)

@@ -22,19 +22,29 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
     }
 
     func write(_ bytes: [UInt8]) {
+        if bytes.count >= 1 << 16 {
+            // A whole document (a summary of many rows): straight out, not copied through the buffer.
+            flush()
+            writeAll(bytes)
+            return
+        }
         buffer.append(contentsOf: bytes)
         if buffer.count >= 1 << 16 { flush() }
     }
 
     func flush() {
+        writeAll(buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: [UInt8]) {
         var offset = 0
-        while offset < buffer.count {
-            let n = buffer.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }  // a closed pipe (`| head`): stop writing, the scan itself goes on
             offset += n
         }
-        buffer.removeAll(keepingCapacity: true)
     }
 
     /// Flushes and asks the kernel to put the bytes on disk: an alert written is an alert kept.

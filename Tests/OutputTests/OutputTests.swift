@@ -14,6 +14,15 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), #"{"k":"a\"b\\c\nd\u0001é","n":null}"#)
     }
 
+    func testIntegersAtTheirLimitsAreWrittenInFull() {
+        var w = JSONWriter()
+        w.beginArray()
+        for v: Int64 in [0, 7, -7, 10, 1_000_000, Int64.max, Int64.min, -1] { w.value(v) }
+        w.endArray()
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self),
+                       "[0,7,-7,10,1000000,9223372036854775807,-9223372036854775808,-1]")
+    }
+
     func testPrettyOutputIsValidJSON() throws {
         var w = JSONWriter(pretty: true)
         w.beginObject()
@@ -54,6 +63,30 @@ final class ObservationJSONTests: XCTestCase {
 }
 
 final class SummaryJSONTests: XCTestCase {
+    /// A summary of thousands of rows goes out in pieces (about 1 MiB each); the pieces joined are the
+    /// whole document, every row in order, and non-ASCII users sort by their UTF-8 bytes.
+    func testLargeSummaryWrittenInPiecesIsTheWholeDocument() throws {
+        let match = ServiceMatch(serviceID: "openai-chatgpt", vendor: "OpenAI", service: "ChatGPT", tier: "consumer",
+                                 category: "chat", tierInName: false, evidence: .strong)
+        var agg = Aggregates()
+        let users = (0..<4_000).map { $0 % 3 == 0 ? "usér\($0)" : "user\($0)" }
+        for (i, user) in users.enumerated() {
+            var o = Observation(timestamp: Timestamp(seconds: 1_795_608_606 + Int64(i)), source: SourceRef(file: "a.log", position: .line(i + 1)))
+            o.bytesUp = Int64(i)
+            agg.add(o, Attribution(match: match, user: user, region: Region(country: "US", how: .geoip)), hours: BusinessHours(), approved: [])
+        }
+        let context = SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours())
+        var pieces: [[UInt8]] = []
+        writeSummaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context) { pieces.append($0) }
+        let whole = summaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context)
+        XCTAssertGreaterThan(pieces.count, 2)
+        XCTAssertEqual(Array(pieces.joined()), whole)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(whole)) as? [String: Any])
+        let rows = try XCTUnwrap(json["aggregates"] as? [[String: Any]])
+        XCTAssertEqual(rows.compactMap { $0["user"] as? String }, users.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) })
+        XCTAssertEqual(rows.compactMap { $0["bytes_up"] as? Int }.reduce(0, +), (0..<4_000).reduce(0, +))
+    }
+
     func testSummaryRowsCarryContractFieldsAndNullForAllUnknown() throws {
         let match = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
                                  category: "model-api", tierInName: false, evidence: .strong)

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 
@@ -34,6 +35,27 @@ final class TimestampTests: XCTestCase {
         XCTAssertEqual(Timestamp(seconds: 0).rfc3339, "1970-01-01T00:00:00.000Z")
         XCTAssertEqual(Timestamp(seconds: 951_782_400).day, "2000-02-29")
         XCTAssertEqual(Timestamp(microseconds: -1).rfc3339, "1969-12-31T23:59:59.999Z")
+    }
+
+    /// `rfc3339` and `day` write their digits by hand; Foundation's ISO 8601 formatter is the oracle,
+    /// over random instants from 1583 (Foundation's calendar is Julian before the 1582 reform, ours
+    /// proleptic Gregorian as RFC 3339 says) to 9999 and the edges of that range.
+    func testRFC3339AgreesWithFoundationFrom1583To9999() {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        f.timeZone = TimeZone(identifier: "UTC")
+        let first: Int64 = -12_212_553_600  // 1583-01-01T00:00:00Z
+        let last: Int64 = 253_402_300_799   // 9999-12-31T23:59:59Z
+        var rng = SystemRandomNumberGenerator()
+        var seconds: [Int64] = [first, last, 0, -1, 951_782_399, 951_782_400, 4_107_542_399]
+        for _ in 0..<2_000 { seconds.append(Int64.random(in: first...last, using: &rng)) }
+        for s in seconds {
+            let ms = Int64.random(in: 0..<1000, using: &rng)
+            let t = Timestamp(seconds: s, microseconds: ms * 1000 + 999)
+            let expected = f.string(from: Date(timeIntervalSince1970: Double(s) + Double(ms) / 1000 + 0.0001))
+            XCTAssertEqual(t.rfc3339, expected, "\(s)")
+            XCTAssertEqual(t.day, String(expected.prefix(10)), "\(s)")
+        }
     }
 
     func testWeekday() {
