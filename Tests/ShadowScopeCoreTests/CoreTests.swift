@@ -209,3 +209,54 @@ final class TimestampParsingTests: XCTestCase {
         }
     }
 }
+
+final class AggregateOrderTests: XCTestCase {
+    /// `sorted` orders rows by memcmp of an encoding of the key; it must give exactly the order of
+    /// `AggregateKey.<` (day, service, user, region by UTF-8 bytes), including fields that are
+    /// prefixes of one another, empty fields, NULs and non-ASCII.
+    func testSortedRowsFollowKeyOrderForAwkwardStrings() {
+        let parts = ["", "a", "ab", "a\u{0}", "a\u{0}b", "b", "é", "e\u{301}", "Z", "user10", "user9", "\u{0}"]
+        let match = ServiceMatch(serviceID: "x", vendor: "V", service: "S", tier: "consumer", category: "chat",
+                                 tierInName: false, evidence: .strong)
+        var agg = Aggregates()
+        var rng = SystemRandomNumberGenerator()
+        var keys: [AggregateKey] = []
+        for _ in 0..<600 {
+            let k = AggregateKey(day: parts.randomElement(using: &rng)!, user: parts.randomElement(using: &rng)!,
+                                 serviceID: parts.randomElement(using: &rng)!, region: parts.randomElement(using: &rng)!)
+            keys.append(k)
+            let v = AggregateValue(firstSeen: Timestamp(seconds: 0), lastSeen: Timestamp(seconds: 0),
+                                   match: ServiceMatchSummary(vendor: match.vendor, service: match.service, tier: match.tier,
+                                                              category: match.category, tierInName: false),
+                                   country: nil, how: .unknown, approved: false)
+            agg.insert(k, v)
+        }
+        let expected = Array(Set(keys)).sorted(by: <)
+        XCTAssertEqual(agg.sorted.map(\.key), expected)
+        for (a, b) in zip(expected, expected.dropFirst()) { XCTAssertTrue(a < b && !(b < a)) }
+    }
+}
+
+final class EvidenceMergeTests: XCTestCase {
+    /// Evidence keeps the ten smallest distinct references, whatever the order of merges; checked
+    /// against the definition (all references, deduplicated, sorted, first ten) on random merges.
+    func testEvidenceIsTheTenSmallestDistinctReferencesOfAllMerged() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let lists: [[String]] = (0..<Int.random(in: 1...30, using: &rng)).map { _ in
+                (0..<Int.random(in: 0...4, using: &rng)).map { _ in "f\(Int.random(in: 0...2, using: &rng)).log:\(Int.random(in: 1...40, using: &rng))" }
+            }
+            var v = AggregateValue(firstSeen: Timestamp(seconds: 0), lastSeen: Timestamp(seconds: 0),
+                                   match: ServiceMatchSummary(vendor: "V", service: "S", tier: "consumer", category: "chat", tierInName: false),
+                                   country: nil, how: .unknown, approved: false)
+            v.evidence = lists[0]  // as a summary file may give it: unsorted, repeated
+            for l in lists.dropFirst() + [[]] {
+                var o = v
+                o.evidence = l
+                v.merge(o)
+                XCTAssertEqual(v.evidence, Array(Set(v.evidence).sorted()), "sorted and distinct after each merge")
+            }
+            XCTAssertEqual(v.evidence, Array(Set(lists.joined()).sorted().prefix(AggregateValue.maxEvidence)))
+        }
+    }
+}
