@@ -122,7 +122,8 @@ struct Scan: ParsableCommand {
         var seen = Set<String>()
         guard let state else {
             all += rules.check(aggregates, past: UsageHistory(), firstSeen: false)
-            return all.filter { seen.insert(alertID($0)).inserted }
+            // The id is a hash of idMaterial: equal material, equal alert; no need to hash to tell.
+            return all.filter { seen.insert($0.idMaterial).inserted }
         }
         do {
             let db = try StateDatabase(directory: state)
@@ -270,10 +271,14 @@ struct Scan: ParsableCommand {
             aggregates.merge(partial)  // a monoid: the order of merging does not change the result
         }
         let hours = setup.policy.hours
-        alerts += setup.rules.check(aggregates)
-        do { alerts = try applyState(results, aggregates: aggregates, alerts: alerts, rules: setup.rules) } catch {
-            printError(error.description)
-            throw ExitCode(Exit.usage)
+        // The day rules run when something takes their alerts (a file, the report, syslog, or --state,
+        // which records what was raised); a run that asks only for the summary skips them.
+        if alertOut != nil || reportOut != nil || delivery != nil || state != nil {
+            alerts += setup.rules.check(aggregates)
+            do { alerts = try applyState(results, aggregates: aggregates, alerts: alerts, rules: setup.rules) } catch {
+                printError(error.description)
+                throw ExitCode(Exit.usage)
+            }
         }
         if let out = alertOut {
             var w = JSONWriter()
@@ -288,15 +293,14 @@ struct Scan: ParsableCommand {
         var context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours,
                                      policySource: setup.policy.source)
         context.localTimes = timezone.map { "\($0) (--timezone)" } ?? SummaryContext.localTimesAsUTC
-        summaryOut?.write(summaryJSON(inputs: reports, aggregates: aggregates, context: context))
+        if let summaryOut { writeSummaryJSON(inputs: reports, aggregates: aggregates, context: context) { summaryOut.write($0) } }
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
         // --report: the HTML page for people, from the same figures and alerts.
         reportOut?.write(htmlReport(inputs: reports, aggregates: aggregates, alerts: alerts, context: context))
         reportOut?.close()
         let undelivered = delivery.map { deliverToSyslog(alerts, with: $0) } ?? false
-        if reports.contains(where: { $0.error != nil }) { throw ExitCode(Exit.unreadable) }
-        if undelivered { throw ExitCode(Exit.spooled) }
+        exitWithoutTeardown(reports.contains(where: { $0.error != nil }) ? Exit.unreadable : undelivered ? Exit.spooled : 0)
     }
 
     /// --syslog: the spool and the sender, opened before scanning so that a bad URL, CA file or spool
