@@ -84,8 +84,10 @@ public struct Rules: Sendable {
     /// The per-day rules over the aggregates, in row order.
     public func check(_ aggregates: Aggregates) -> [Alert] {
         var alerts: [Alert] = []
+        var lastDay: (text: String, start: Timestamp?) = ("", nil)  // rows come sorted by day: parse each day once
         for (k, v) in aggregates.sorted where !v.weakOnly {
-            guard let dayStart = Timestamp(rfc3339: k.day + "T00:00:00Z") else { continue }
+            if k.day != lastDay.text { lastDay = (k.day, Timestamp(rfc3339: k.day + "T00:00:00Z")) }
+            guard let dayStart = lastDay.start else { continue }
             let dayEnd = Timestamp(microseconds: dayStart.microseconds + 86_400_000_000)
             func alert(_ id: String, _ name: String, _ severity: Int, _ message: String) -> Alert {
                 Alert(ruleID: id, ruleName: name, severity: severity, message: message, user: k.user, sourceIP: nil,
