@@ -4,6 +4,9 @@ import ShadowScopeCore
 /// Packets we cannot use are counted in the report with a sampled reason, never dropped silently.
 public struct CaptureScanner {
     public var limits: FlowTable.Limits
+    /// False when only aggregates of the observations are kept (no observations output): DNS
+    /// observations then go without their `dns` details.
+    public var describesDNS = true
 
     /// Most tunnel layers (GRE, VXLAN, IP in IP) peeled off one packet; deeper ones are counted.
     static let maxTunnels = 4
@@ -26,6 +29,7 @@ public struct CaptureScanner {
             return
         }
         var table = FlowTable(file: file, limits: limits)
+        table.dns.describesMessages = describesDNS
         var lastExpiry: Timestamp? = nil
         var frame = 0
         var controlledAt = 0

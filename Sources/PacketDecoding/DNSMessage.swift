@@ -148,6 +148,14 @@ public struct DNSMessage: Sendable, Equatable {
 
     /// Every A and AAAA answer with a decodable owner name.
     public var addressAnswers: [AddressAnswer] {
+        if !answers.contains(where: { if case .name = $0.data { true } else { false } }) {
+            // No CNAME to follow (most answers): an address answers the query when its owner is the
+            // query name. No set of aliases to build per response.
+            return answers.compactMap { record in
+                guard let owner = record.owner, case .address(let a) = record.data else { return nil }
+                return AddressAnswer(owner: owner, address: a, ttl: record.ttl, answersQuery: owner == queryName)
+            }
+        }
         // Names the query reaches through CNAMEs; each record is used once, so the walk is bounded.
         var aliases: Set<String> = []
         if let q = queryName { aliases.insert(q) }

@@ -113,7 +113,18 @@ public struct Attributor: Sendable {
     }
 
     public func attribute(_ o: Observation) -> Attribution {
-        let match = o.host.flatMap { matcher.match(host: $0) }
+        attribute(o, match: o.host.flatMap { matcher.match(host: $0) })
+    }
+
+    /// The attribution of an observation of a catalog service, or nil (and nothing else worked out:
+    /// no user name made, no GeoIP look-up) for one that is not: all a caller that keeps only
+    /// matches needs.
+    public func attributeIfMatched(_ o: Observation) -> Attribution? {
+        guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
+        return attribute(o, match: match)
+    }
+
+    private func attribute(_ o: Observation, match: ServiceMatch?) -> Attribution {
         // The source's own user first, then the --users map, then the client address itself.
         let user = o.user ?? o.clientIP.flatMap { users.user(for: $0) } ?? o.clientIP?.description ?? o.clientName ?? "unknown"
         var region = Region.unknown

@@ -102,7 +102,14 @@ struct InputScanner: Sendable {
         let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
         var report = body(relevant) { observation in
             var o = observation
-            var a = setup.attributor.attribute(o)
+            var a: Attribution
+            if out == nil {
+                // Nothing writes the observation: one that matches no service leaves no trace.
+                guard let matched = setup.attributor.attributeIfMatched(o) else { return false }
+                a = matched
+            } else {
+                a = setup.attributor.attribute(o)
+            }
             setup.pseudonymizer?.apply(&o, &a)
             aggregates.add(o, a, policy: setup.policy)
             if let alert = setup.rules.check(o, a) { alerts.append(alert) }
@@ -135,7 +142,9 @@ struct InputScanner: Sendable {
                 let reader = try source.pcapReader()
                 report.format = "pcap (\(reader.linkTypeName))" + suffix
                 var observed = 0, matched = 0
-                CaptureScanner().scan(reader, file: path, report: &report) { o in
+                var scanner = CaptureScanner()
+                scanner.describesDNS = relevant == nil  // `relevant` is given when no observation is written
+                scanner.scan(reader, file: path, report: &report) { o in
                     observed += 1
                     if handle(o) { matched += 1 }
                 }

@@ -149,12 +149,41 @@ final class CaptureGroundTruthTests: XCTestCase {
 }
 
 /// Scans a capture file the way `shadowscope scan` does.
-func scan(_ path: String) throws -> ([Observation], InputReport) {
+func scan(_ path: String, describesDNS: Bool = true) throws -> ([Observation], InputReport) {
     let reader = try PcapReader(path: path)
     var report = InputReport(file: path, format: "pcap")
     var out: [Observation] = []
-    CaptureScanner().scan(reader, file: path, report: &report) { out.append($0) }
+    var scanner = CaptureScanner()
+    scanner.describesDNS = describesDNS
+    scanner.scan(reader, file: path, report: &report) { out.append($0) }
     return (out, report)
+}
+
+final class DNSDetailTests: XCTestCase {
+    /// Without DNS details (a scan that keeps only aggregates) every observation is the same but for
+    /// its `dns` field: names, sizes, times and the dns-answer attribution of flows do not change.
+    func testObservationsWithoutDNSDetailsDifferOnlyInThatField() throws {
+        for seed in ["dns-bind.pcap", "dns-dnsmasq.pcap"] {
+            let path = "../shared/bench/seeds/" + seed
+            let (full, fullReport) = try scan(path)
+            let (bare, bareReport) = try scan(path, describesDNS: false)
+            XCTAssertEqual(full.count, bare.count, seed)
+            XCTAssertGreaterThan(full.filter { $0.dns != nil }.count, 0, seed)
+            XCTAssertTrue(bare.allSatisfy { $0.dns == nil }, seed)
+            for (f, b) in zip(full, bare) {
+                XCTAssertEqual(f.host, b.host, seed)
+                XCTAssertEqual(f.hostSource, b.hostSource, seed)
+                XCTAssertEqual(f.timestamp, b.timestamp, seed)
+                XCTAssertEqual(f.source.description, b.source.description, seed)
+                XCTAssertEqual(f.clientIP, b.clientIP, seed)
+                XCTAssertEqual(f.serverIP, b.serverIP, seed)
+                XCTAssertEqual(f.bytesUp, b.bytesUp, seed)
+                XCTAssertEqual(f.bytesDown, b.bytesDown, seed)
+                XCTAssertEqual(f.durationMs, b.durationMs, seed)
+            }
+            XCTAssertEqual(fullReport.records, bareReport.records)
+        }
+    }
 }
 
 /// A small deterministic generator so hostile-input tests replay the same bytes.

@@ -137,6 +137,24 @@ final class AggregatesTests: XCTestCase {
         XCTAssertEqual(row?.bytesDown, 200)
     }
 
+    /// A scan that writes no observations attributes only matches: `attributeIfMatched` is nil for
+    /// the rest and, for a match, exactly what `attribute` gives.
+    func testAttributeIfMatchedIsAttributeForMatchesAndNilOtherwise() {
+        let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        for i in 0..<12 {
+            var o = observation(i, up: 5)
+            if i % 4 == 1 { o.user = nil; o.clientIP = IPAddress("10.0.0.\(i)") }
+            let full = attributor.attribute(o)
+            let matched = attributor.attributeIfMatched(o)
+            XCTAssertEqual(matched == nil, full.match == nil)
+            if let matched {
+                XCTAssertEqual(matched.user, full.user)
+                XCTAssertEqual(matched.region, full.region)
+                XCTAssertEqual(matched.match?.serviceID, full.match?.serviceID)
+            }
+        }
+    }
+
     /// Aggregates of disjoint parts merge into the aggregate of the whole, however the input is cut.
     func testMergeOfRandomSplitsEqualsWhole() {
         let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
