@@ -31,7 +31,8 @@ public struct QUICInitialKeys: Sendable, Equatable {
     }
 
     private static func derive(dcid: [UInt8], version: QUICVersion, direction: String) -> QUICInitialKeys {
-        let initialSecret = HKDF<SHA256>.extract(inputKeyMaterial: SymmetricKey(data: dcid), salt: version.initialSalt)
+        // HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM).
+        let initialSecret = HMAC<SHA256>.authenticationCode(for: dcid, using: SymmetricKey(data: version.initialSalt))
         let secret = QUICInitialDecryption.expandLabel(Array(initialSecret), label: direction, length: 32)
         let p = version.labelPrefix
         return QUICInitialKeys(key: QUICInitialDecryption.expandLabel(secret, label: p + "key", length: 16),
@@ -68,8 +69,15 @@ public enum QUICInitialDecryption {
         info.append(UInt8(truncatingIfNeeded: full.count))
         info += full
         info.append(0)
-        let out = HKDF<SHA256>.expand(pseudoRandomKey: SymmetricKey(data: secret), info: info, outputByteCount: length)
-        return out.withUnsafeBytes { Array($0) }
+        guard length <= SHA256.Digest.byteCount else {
+            let out = HKDF<SHA256>.expand(pseudoRandomKey: SymmetricKey(data: secret), info: info, outputByteCount: length)
+            return out.withUnsafeBytes { Array($0) }
+        }
+        // Every QUIC label fits one block: HKDF-Expand (RFC 5869 §2.3) is then T(1) = HMAC(PRK, info | 0x01),
+        // cut to `length`. swift-crypto's general expand cost ten times the HMAC it computes.
+        info.append(1)
+        let block = HMAC<SHA256>.authenticationCode(for: info, using: SymmetricKey(data: secret))
+        return Array(block.prefix(length))
     }
 
     /// Removes header protection and opens the AEAD of one Initial/Handshake/0-RTT packet. `packet` is
