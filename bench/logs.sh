@@ -29,8 +29,11 @@ row() {  # name seconds
   awk -v n="$1" -v s="$2" -v B="$bytes" -v L="$lines" 'BEGIN { printf "%-44s %8.2f s %9.1f MB/s %12.0f lines/s\n", n, s, B / s / 1e6, L / s }'
 }
 echo "input: $LOG, $bytes bytes, $lines lines; $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
-row "shadowscope scan (plain)"            "$(best $BIN scan --summary /dev/null "$LOG")"
-row "shadowscope scan (gzip)"             "$(best $BIN scan --summary /dev/null "$LOG.gz")"
+cores=$(nproc)
+row "shadowscope scan --jobs 1 (plain)"   "$(best $BIN scan --jobs 1 --summary /dev/null "$LOG")"
+row "shadowscope scan --jobs $cores (plain, cut)" "$(best $BIN scan --jobs "$cores" --summary /dev/null "$LOG")"
+row "shadowscope scan --jobs 1 + alerts"  "$(best $BIN scan --jobs 1 --summary /dev/null --alerts /dev/null "$LOG")"
+row "shadowscope scan --jobs 1 (gzip)"    "$(best $BIN scan --jobs 1 --summary /dev/null "$LOG.gz")"
 row "igzip -dc (decompression alone)"     "$(best igzip -dc "$LOG.gz")"
 row "zcat (decompression alone)"          "$(best zcat "$LOG.gz")"
 row "rg -c CONNECT"                       "$(best rg -c CONNECT "$LOG")"

@@ -85,6 +85,7 @@ public struct Rules: Sendable {
     public func check(_ aggregates: Aggregates) -> [Alert] {
         var alerts: [Alert] = []
         var lastDay: (text: String, start: Timestamp?) = ("", nil)  // rows come sorted by day: parse each day once
+        let hoursText = policy.hours.description, allowedText = policy.allowedRegions.sorted().joined(separator: ", ")
         for (k, v) in aggregates.sorted where !v.weakOnly {
             if k.day != lastDay.text { lastDay = (k.day, Timestamp(rfc3339: k.day + "T00:00:00Z")) }
             guard let dayStart = lastDay.start else { continue }
@@ -114,11 +115,11 @@ public struct Rules: Sendable {
             }
             if v.offHoursConnections > 0 {
                 alerts.append(alert("off-hours-use", "AI service used outside business hours", Severity.low,
-                                    "\(k.user) used \(what) \(v.offHoursConnections) time(s) outside \(policy.hours.description) on \(k.day)"))
+                                    "\(k.user) used \(what) \(v.offHoursConnections) time(s) outside \(hoursText) on \(k.day)"))
             }
             if v.connections > 0, policy.regionAllowed(Region(country: v.country, how: v.how)) == false {
                 alerts.append(alert("region-not-allowed", "Data sent to a region outside the allowed ones", Severity.medium,
-                                    "\(k.user) sent data to \(what) in \(v.country ?? "?") (\(v.how.rawValue)) on \(k.day); allowed: \(policy.allowedRegions.sorted().joined(separator: ", "))"))
+                                    "\(k.user) sent data to \(what) in \(v.country ?? "?") (\(v.how.rawValue)) on \(k.day); allowed: \(allowedText)"))
             }
         }
         return alerts
