@@ -47,7 +47,10 @@ public enum PolicyLoader {
             }
         }
         func int(_ node: Node, _ key: String, _ range: ClosedRange<Int64>) -> Int64? {
-            guard let v = node.int.flatMap({ Int64(exactly: $0) }), range.contains(v) else {
+            // Decimal digits (underscores allowed as in 10_000_000), read with overflow checks. Not Yams'
+            // `Node.int`: it also reads YAML 1.1 base-60 numbers (`1:30`) and traps when one overflows.
+            let text = node.scalar.map { $0.string.replacingOccurrences(of: "_", with: "") } ?? ""
+            guard let v = Int64(text), range.contains(v) else {
                 fail(node, "'\(key)' must be a whole number in \(range.lowerBound)...\(range.upperBound)")
                 return nil
             }

@@ -74,6 +74,13 @@ extension FuzzRegressionTests {
         XCTAssertTrue(second.damage.isEmpty, "\(second.damage)")
     }
 
+    /// FuzzPolicy, 0.3 CPU-hours: `start: 709111111111055555:5` in business_hours. The policy loader read
+    /// whole numbers with Yams' `Node.int`, which takes YAML 1.1 base-60 numbers and trapped on the
+    /// overflowing multiplication; the loader now reads decimal digits itself with overflow checks.
+    func testPolicyBaseSixtyNumberThatOverflowsIsAnErrorNotATrap() throws {
+        try FuzzReplay.replay("FuzzPolicy", "start-hour-sexagesimal-overflow-traps")
+    }
+
     /// FuzzLogs, BIND query log sniffed from an IIS-looking header: `11:31:42.8263349968`. TextCursor.fraction
     /// (LogTime.swift) scaled with `for _ in n..<6`, the same trap as the Zeek one below, in the shared time
     /// reader that BIND, dnsmasq and the syslog-prefixed formats use.

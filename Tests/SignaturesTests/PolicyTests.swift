@@ -25,6 +25,25 @@ final class PolicyLoaderTests: XCTestCase {
         XCTAssertFalse(p.hours.isOffHours(Timestamp(rfc3339: "2026-07-01T06:30:00Z")!))
     }
 
+    /// Whole numbers are decimal, with optional underscores; a YAML 1.1 base-60 number (`1:30`) is an
+    /// error that names file and line, and one too large for 64 bits is refused, never a trap (Yams'
+    /// own reading of `709111111111055555:5` overflowed: found by FuzzPolicy).
+    func testWholeNumbersAreDecimalAndOverflowIsAnError() throws {
+        let ok = try PolicyLoader.load(text: "thresholds: {upload_day_bytes: 50_000_000}\nbusiness_hours: {start: 7, end: +19}\n",
+                                       file: "p.yaml", catalog: catalog())
+        XCTAssertEqual(ok.largeUploadDayBytes, 50_000_000)
+        XCTAssertEqual(ok.hours.startHour, 7)
+        XCTAssertEqual(ok.hours.endHour, 19)
+        let text = "business_hours:\n start: 709111111111055555:5\n end: 1:30\nthresholds: {upload_day_bytes: 99999999999999999999}\n"
+        XCTAssertThrowsError(try PolicyLoader.load(text: text, file: "p.yaml", catalog: catalog())) { error in
+            XCTAssertEqual((error as? CatalogErrors)?.errors.map(\.description), [
+                "p.yaml:2: 'start' must be a whole number in 0...23",
+                "p.yaml:3: 'end' must be a whole number in 1...24",
+                "p.yaml:4: 'upload_day_bytes' must be a whole number in 1...9223372036854775807",
+            ])
+        }
+    }
+
     func testErrorsNameFileAndLine() throws {
         let text = "approved_services: [openai-api, no-such-service]\nallowed_regions: [Europe]\nbusiness_hours: {start: 25}\nthreshold: 1\nunusual_upload: {factor: -1, lookback_days: 400, median: 2}\n"
         XCTAssertThrowsError(try PolicyLoader.load(text: text, file: "p.yaml", catalog: catalog())) { error in
