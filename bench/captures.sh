@@ -48,6 +48,8 @@ row "shadowscope scan --jobs 1"                   "$(best $BIN scan --jobs 1 --s
 row "shadowscope scan --jobs 2 (2 halves)"        "$(best $BIN scan --jobs 2 --summary /dev/null "${halves[@]}")"
 row "ndpiReader -q -i (nDPI)"                     "$(best ndpiReader -q -i "$CAP")"
 row "tshark: SNIs of ClientHellos"                "$(best tshark -r "$CAP" -Y 'tls.handshake.type==1' -T fields -e tls.handshake.extensions_server_name)"
-row "tcpdump -r -w /dev/null (libpcap floor)"     "$(best tcpdump -r "$CAP" -w /dev/null)"
+# `-w -`, not `-w /dev/null`: run as root, tcpdump hands the file it writes to its own user, and
+# /dev/null owned by tcpdump with mode 0600 broke apt (its _apt sandbox could no longer write there).
+row "tcpdump -r -w - (libpcap floor)"             "$(best tcpdump -r "$CAP" -w -)"
 $BIN scan --jobs 1 --summary "$CAP.summary.json" "$CAP" > /dev/null
 echo "check: generated $(tail -1 "$CAP.txt" | sed "s/^gen-pcap: [^:]*: [^,]*, [^,]*, //;s/;.*//"); our scan: $(grep -o '"observations": [0-9]*' "$CAP.summary.json" | tr -d '"'), caps hit $(tr -d ' \n' < "$CAP.summary.json" | grep -o '"caps_hit":{[^}]*}' | sed 's/"caps_hit"://')"
