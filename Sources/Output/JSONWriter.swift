@@ -36,9 +36,13 @@ public struct JSONWriter {
     }
 
     private mutating func newline(depth: Int) {
+        if depth < Self.indents.count { return bytes.append(contentsOf: Self.indents[depth]) }
         bytes.append(0x0A)
         for _ in 0..<2 * depth { bytes.append(0x20) }
     }
+
+    /// A newline and the indent of each of the first levels, ready to copy.
+    private static let indents: [[UInt8]] = (0..<8).map { [0x0A] + [UInt8](repeating: 0x20, count: 2 * $0) }
 
     private mutating func close(_ bracket: UInt8) {
         let hadItems = needsComma.removeLast()
@@ -112,12 +116,43 @@ public struct JSONWriter {
         }
     }
 
+    /// Whether any byte is a control character, `"` or `\\`: eight bytes at a time (a byte is below 0x20
+    /// when subtracting 0x20 borrows into its high bit while its own high bit was clear).
+    @inline(__always)
+    static func needsEscape(_ b: UnsafeRawBufferPointer) -> Bool {
+        guard let base = b.baseAddress else { return false }
+        let n = b.count
+        var i = 0
+        @inline(__always) func special(_ w: UInt64) -> Bool {
+            let high: UInt64 = 0x8080_8080_8080_8080
+            let control = (w &- 0x2020_2020_2020_2020) & ~w & high
+            let q = w ^ 0x2222_2222_2222_2222, bs = w ^ 0x5C5C_5C5C_5C5C_5C5C
+            let quote = (q &- 0x0101_0101_0101_0101) & ~q & high
+            let backslash = (bs &- 0x0101_0101_0101_0101) & ~bs & high
+            return control | quote | backslash != 0
+        }
+        while i + 8 <= n {
+            if special(base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+            i += 8
+        }
+        while i < n {
+            let c = base.load(fromByteOffset: i, as: UInt8.self)
+            if c < 0x20 || c == 0x22 || c == 0x5C { return true }
+            i += 1
+        }
+        return false
+    }
+
     private mutating func appendNull() { bytes.append(contentsOf: "null".utf8) }
 
     private mutating func appendString(_ s: String) {
         bytes.append(0x22)
         var s = s
         s.withUTF8 { utf8 in
+            if !Self.needsEscape(UnsafeRawBufferPointer(utf8)) {  // nearly every key and value: one copy
+                bytes.append(contentsOf: utf8)
+                return
+            }
             // Copy runs of bytes that need no escape in one go.
             var runStart = 0
             for (i, c) in utf8.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {

@@ -14,6 +14,18 @@ final class JSONWriterTests: XCTestCase {
         XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), #"{"k":"a\"b\\c\nd\u0001é","n":null}"#)
     }
 
+    /// The eight-bytes-at-a-time test for bytes to escape agrees with the byte-by-byte definition on
+    /// random strings of every length up to 40, each byte value and position tried.
+    func testEscapeCheckAgreesWithByteByByteDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        let pool: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xA2, 0xDC, 0xFF] + Array(0x61...0x7A)
+        for _ in 0..<20_000 {
+            let bytes = (0..<Int.random(in: 0...40, using: &rng)).map { _ in pool.randomElement(using: &rng)! }
+            let expected = bytes.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+            XCTAssertEqual(bytes.withUnsafeBytes { JSONWriter.needsEscape($0) }, expected, "\(bytes)")
+        }
+    }
+
     func testIntegersAtTheirLimitsAreWrittenInFull() {
         var w = JSONWriter()
         w.beginArray()
