@@ -6,7 +6,7 @@ import ShadowScopeCore
 /// `alerts` is nil when they are not known (a merged summary does not keep them).
 public func htmlReport(inputs: [InputReport], aggregates: Aggregates, alerts: [Alert]?, context: SummaryContext) -> [UInt8] {
     var page = HTMLPage()
-    let rows = aggregates.sorted
+    let rows = Array(aggregates.sorted)
     page.head(title: "ShadowScope: AI service use")
     page.header(rows: rows, inputs: inputs, alerts: alerts, context: context)
     page.keyFigures(rows: rows, alerts: alerts)

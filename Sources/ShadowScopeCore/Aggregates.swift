@@ -269,44 +269,58 @@ public struct Aggregates: Sendable {
         if !isKnownUniquelyReferenced(&sortedRows) || sortedRows.isFilled { sortedRows = SortedRows() }
     }
 
-    /// Rows in a stable order (day, service, user, region) so output is reproducible.
-    public var sorted: [(key: AggregateKey, value: AggregateValue)] {
-        // Sorting (key, value) pairs by `<` retained and compared four Strings per step: a fifth of a
-        // 150k-row capture scan. Each key is written once as bytes in key order; indices sort by memcmp.
-        // Rows are copied once, into the result: every copy retains a row's dozen strings.
-        sortedRows.get {
-            let indices = Array(rows.indices)
-            guard indices.count > 1 else { return indices.map { rows[$0] } }
-            var flat: [UInt8] = []
-            var starts: [Int] = [0]
-            starts.reserveCapacity(indices.count + 1)
-            for i in indices {
-                rows.keys[i].appendSortBytes(to: &flat)
-                starts.append(flat.count)
-            }
-            var order = Array(0..<indices.count)
-            flat.withUnsafeBufferPointer { f in
-                starts.withUnsafeBufferPointer { s in
-                    let base = f.baseAddress!
-                    order.sort { i, j in
-                        let a = s[i], an = s[i + 1] - a, b = s[j], bn = s[j + 1] - b
-                        let c = memcmp(base + a, base + b, min(an, bn))
-                        return c != 0 ? c < 0 : an < bn
-                    }
+    /// Rows in a stable order (day, service, user, region) so output is reproducible: a view that
+    /// reads each row from the table when it is visited, so no sorted copy of every row is made.
+    public var sorted: SortedAggregateRows {
+        SortedAggregateRows(rows: rows, order: sortedRows.get { sortOrder() })
+    }
+
+    /// The table's indices in key order. Sorting (key, value) pairs by `<` retained and compared four
+    /// Strings per step: a fifth of a 150k-row capture scan. Each key is written once as bytes in key
+    /// order, and positions sort by memcmp of those.
+    private func sortOrder() -> [Dictionary<AggregateKey, AggregateValue>.Index] {
+        let indices = Array(rows.indices)
+        guard indices.count > 1 else { return indices }
+        var flat: [UInt8] = []
+        var starts: [Int] = [0]
+        starts.reserveCapacity(indices.count + 1)
+        for i in indices {
+            rows.keys[i].appendSortBytes(to: &flat)
+            starts.append(flat.count)
+        }
+        var order = Array(0..<indices.count)
+        flat.withUnsafeBufferPointer { f in
+            starts.withUnsafeBufferPointer { s in
+                let base = f.baseAddress!
+                order.sort { i, j in
+                    let a = s[i], an = s[i + 1] - a, b = s[j], bn = s[j + 1] - b
+                    let c = memcmp(base + a, base + b, min(an, bn))
+                    return c != 0 ? c < 0 : an < bn
                 }
             }
-            return order.map { rows[indices[$0]] }
         }
+        return order.map { indices[$0] }
     }
+}
+
+/// The rows of an `Aggregates` in key order, read from its table as they are visited.
+public struct SortedAggregateRows: RandomAccessCollection, @unchecked Sendable {
+    let rows: [AggregateKey: AggregateValue]
+    /// Positions in `rows`, which this view holds unchanged, so they stay valid.
+    let order: [Dictionary<AggregateKey, AggregateValue>.Index]
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { order.count }
+    public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) { rows[order[position]] }
 }
 
 /// The sorted rows of one state of an `Aggregates`, computed on first use; safe to share between threads.
 private final class SortedRows: @unchecked Sendable {
-    private let lock = Mutex<[(key: AggregateKey, value: AggregateValue)]?>(nil)
+    private let lock = Mutex<[Dictionary<AggregateKey, AggregateValue>.Index]?>(nil)
 
     var isFilled: Bool { lock.withLock { $0 != nil } }
 
-    func get(_ compute: () -> [(key: AggregateKey, value: AggregateValue)]) -> [(key: AggregateKey, value: AggregateValue)] {
+    func get(_ compute: () -> [Dictionary<AggregateKey, AggregateValue>.Index]) -> [Dictionary<AggregateKey, AggregateValue>.Index] {
         lock.withLock { cached in
             if let cached { return cached }
             let rows = compute()
