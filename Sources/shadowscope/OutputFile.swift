@@ -16,7 +16,10 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
         } else {
             fd = Glibc.open(path, O_WRONLY | O_CREAT | (append ? O_APPEND : O_TRUNC) | O_CLOEXEC, 0o600)
             guard fd >= 0 else { throw ConfigurationError(description: "\(path): cannot create output: \(String(cString: strerror(errno)))") }
-            fchmod(fd, 0o600)  // an existing file keeps its mode on O_TRUNC
+            // An existing file keeps its mode on O_TRUNC: narrow it, but only a regular file. `--summary
+            // /dev/null` run as root made /dev/null 0600, and apt's sandbox could no longer write to it.
+            var st = stat()
+            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG { fchmod(fd, 0o600) }
         }
         buffer.reserveCapacity(1 << 16)
     }

@@ -243,6 +243,26 @@ final class ScanCommandTests: XCTestCase {
         }
     }
 
+    /// An existing output file is narrowed to 0600 too, but a device is left as it is: run as root,
+    /// `--summary /dev/null` used to make /dev/null 0600 for everyone (apt-get update then failed).
+    func testExistingFileIsNarrowedButDevNullKeepsItsMode() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("out-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let existing = dir + "/old.json"
+        FileManager.default.createFile(atPath: existing, contents: Data("old".utf8), attributes: [.posixPermissions: 0o644])
+        let before = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.posixPermissions] as? NSNumber
+        defer {  // should the bug come back, leave /dev/null as it was for the rest of the machine
+            if let before { try? FileManager.default.setAttributes([.posixPermissions: before], ofItemAtPath: "/dev/null") }
+        }
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--summary", existing, "--observations", "/dev/null",
+                              TestPaths.fixture("squid-access.log")])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let after = try FileManager.default.attributesOfItem(atPath: "/dev/null")[.posixPermissions] as? NSNumber
+        XCTAssertEqual(after, before, "/dev/null's mode must not change")
+        XCTAssertEqual((try FileManager.default.attributesOfItem(atPath: existing)[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+    }
+
     func testSignaturesCheckNamesFileAndLineAndExits2() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sig-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
