@@ -49,13 +49,19 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         let c = civil
         guard (0...9999).contains(c.year) else { return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))" }
         return String(unsafeUninitializedCapacity: 10) { out in
-            Self.digits(Int(c.year), 4, out, 0)
-            out[4] = 0x2D
-            Self.digits(c.month, 2, out, 5)
-            out[7] = 0x2D
-            Self.digits(c.day, 2, out, 8)
+            Self.writeDate(c, out)
             return 10
         }
+    }
+
+    /// `YYYY-MM-DD` of a year 0...9999 at the start of `out`.
+    @inline(__always)
+    private static func writeDate(_ c: (year: Int64, month: Int, day: Int, secondOfDay: Int), _ out: UnsafeMutableBufferPointer<UInt8>) {
+        digits(Int(c.year), 4, out, 0)
+        out[4] = 0x2D
+        digits(c.month, 2, out, 5)
+        out[7] = 0x2D
+        digits(c.day, 2, out, 8)
     }
 
     /// Writes `value` as `width` decimal digits (zero-padded; `value` must fit) at `out[at...]`.
@@ -112,11 +118,7 @@ public struct Timestamp: Hashable, Comparable, Sendable {
         // One allocation for the 24 bytes, not one String per part: this runs for every output record.
         if (0...9999).contains(c.year) {
             return String(unsafeUninitializedCapacity: 24) { out in
-                Self.digits(Int(c.year), 4, out, 0)
-                out[4] = 0x2D
-                Self.digits(c.month, 2, out, 5)
-                out[7] = 0x2D
-                Self.digits(c.day, 2, out, 8)
+                Self.writeDate(c, out)
                 out[10] = 0x54
                 Self.digits(c.secondOfDay / 3600, 2, out, 11)
                 out[13] = 0x3A
