@@ -128,6 +128,29 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         return host.withUTF8 { match(bytes: UnsafeRawBufferPointer($0)) }
     }
 
+    /// `ServiceMatcher.mayMatch` for the log scanner's quick pass, once per line: the same answer, but
+    /// a name whose last two labels no pattern ends with is turned down here after hashing just those
+    /// two, without the general lookup's set-up (most lines of a proxy log).
+    public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
+        let n = bytes.count
+        guard n > 0, let base = bytes.baseAddress else { return true }
+        // Not in normal form (upper case, a trailing dot): the caller parses the line fully.
+        if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return true }
+        for i in 0..<n where (0x41...0x5A).contains(base.load(fromByteOffset: i, as: UInt8.self)) { return true }
+        var h = Self.offset
+        var end = n
+        var labels = 0
+        while true {
+            var start = end
+            while start > 0 && base.load(fromByteOffset: start - 1, as: UInt8.self) != 0x2E { start -= 1 }
+            h = Self.combine(h, Self.labelHash(bytes, start, end))
+            labels += 1
+            if labels == 2 { return slot(h ^ Self.lastTwoTag) != nil && match(bytes: bytes) != nil }
+            if start == 0 { return match(bytes: bytes) != nil }  // a single label: only an exact host can match
+            end = start - 1
+        }
+    }
+
     public func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch? {
         let n = bytes.count
         guard n > 0 else { return nil }

@@ -101,6 +101,34 @@ final class HostMatcherTests: XCTestCase {
 }
 
 /// Every catalog error names the file and the line a person must fix.
+final class MayMatchTests: XCTestCase {
+    /// HostMatcher's own `mayMatch` (the log scanner's per-line test) answers as the definition does:
+    /// true for a name not in normal form (upper case, trailing dot), else whether it matches. Tried on
+    /// every catalog host, their subdomains and near misses, and random names.
+    func testMayMatchAgreesWithItsDefinition() throws {
+        let catalog = try CatalogLoader.load(directory: TestPaths.signatures)
+        let matcher = HostMatcher(catalog: catalog)
+        var names = ["", ".", "a", "com", "ai", "openai.com.", "OpenAI.com", "api.OPENAI.com", "x.y", "..", "a..b", "claude.ai"]
+        for service in catalog.services {
+            for host in service.hosts {
+                let text = host.pattern.replacingOccurrences(of: "*.", with: "").replacingOccurrences(of: "{region}", with: "eu-west-1")
+                names += [text, "www." + text, text + ".evil.com", "x" + text, String(text.dropFirst())]
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        let letters = Array("abcdefghijklmnopqrstuvwxyz0123456789-.A".utf8)
+        for _ in 0..<3_000 {
+            names.append(String(decoding: (0..<Int.random(in: 1...30, using: &rng)).map { _ in letters.randomElement(using: &rng)! }, as: UTF8.self))
+        }
+        for name in names {
+            let bytes = Array(name.utf8)
+            let expected = bytes.last == 0x2E || bytes.contains { (0x41...0x5A).contains($0) } || bytes.isEmpty
+                || bytes.withUnsafeBytes { matcher.match(bytes: $0) } != nil
+            XCTAssertEqual(bytes.withUnsafeBytes { matcher.mayMatch(rawHost: $0) }, expected, name)
+        }
+    }
+}
+
 final class CatalogErrorTests: XCTestCase {
     func errors(_ files: [(String, String)]) -> [String] {
         do {
