@@ -58,7 +58,7 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
 public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext,
                              to sink: ([UInt8]) -> Void) {
     var w = JSONWriter(pretty: true)
-    w.reserveCapacity(Int(flushBytes) + 8_192)
+    w.reserveCapacity(flushBytes + 8_192)
     w.beginObject()
     w.field("schema", summarySchema)
     w.field("generated_by", context.tool)

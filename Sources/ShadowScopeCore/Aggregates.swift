@@ -6,7 +6,7 @@ import Synchronization
 /// Byte order of two strings' UTF-8 (negative, zero, positive), by memcmp when both are stored
 /// contiguously (every String this tool makes), else element by element.
 @inline(__always)
-public func compareUTF8(_ a: String, _ b: String) -> Int {
+func compareUTF8(_ a: String, _ b: String) -> Int {
     let fast = a.utf8.withContiguousStorageIfAvailable { pa in
         b.utf8.withContiguousStorageIfAvailable { pb -> Int in
             let n = min(pa.count, pb.count)
@@ -190,7 +190,7 @@ public struct ServiceMatchSummary: Sendable, Equatable {
 
 /// Aggregates per day × user × service × region. A monoid under `merge`.
 public struct Aggregates: Sendable {
-    /// Changed only through `changeRows`, which gives `sorted` a new cache when it must.
+    /// Every change goes through `insert` or `merge`, which call `staleSortedRows` first.
     public private(set) var rows: [AggregateKey: AggregateValue] = [:]
     /// `sorted`, computed once per state of `rows`: the summary, the three day rules and the state keys
     /// each walk the rows in order, and each sorted them again (70,000 rows, by their strings).
