@@ -83,6 +83,10 @@ struct VendorFileParser {
     init(path: String) { self.path = path }
 
     mutating func parse(_ text: String) -> Vendor? {
+        if let refusal = YAMLShape.check(text) {
+            fail(line: refusal.line, refusal.message)
+            return nil
+        }
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)

@@ -28,6 +28,9 @@ public enum PolicyLoader {
         }
         var policy = Policy()
         policy.source = file
+        if let refusal = YAMLShape.check(text) {
+            throw CatalogErrors(errors: [CatalogError(location: CatalogLocation(file: file, line: refusal.line), message: refusal.message)])
+        }
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
             throw CatalogErrors(errors: [CatalogError(location: CatalogLocation(file: file, line: 0), message: "YAML syntax: \(error)")])

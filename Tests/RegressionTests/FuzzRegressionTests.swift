@@ -1,6 +1,7 @@
 import AlertDelivery
 import Foundation
 @testable import LogFormats
+import Signatures
 import TestSupport
 import XCTest
 
@@ -79,6 +80,21 @@ extension FuzzRegressionTests {
     /// overflowing multiplication; the loader now reads decimal digits itself with overflow checks.
     func testPolicyBaseSixtyNumberThatOverflowsIsAnErrorNotATrap() throws {
         try FuzzReplay.replay("FuzzPolicy", "start-hour-sexagesimal-overflow-traps")
+    }
+
+    /// FuzzCatalog, 0.93 CPU-hours: 7 KB of `? - ? - ...`, explicit keys that are nested lists, some
+    /// equal. Loading it ran for over ten minutes inside Yams, which sorts duplicate keys with a `<` that
+    /// compares nested lists twice per level (2^depth). Catalog and policy files are now checked on
+    /// libyaml's events first (YAMLShape): a list or mapping as a key, or an alias, is refused with its line.
+    func testCatalogWithNestedListKeysIsRefusedNotComposedForHours() throws {
+        let start = Date()
+        try FuzzReplay.replay("FuzzCatalog", "nested-list-keys-take-exponential-time")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 5, "the shape check is linear; Yams alone took over ten minutes")
+        let data = try Data(contentsOf: FuzzReplay.regressionsFolder.appendingPathComponent("FuzzCatalog/nested-list-keys-take-exponential-time"))
+        XCTAssertThrowsError(try CatalogLoader.load(files: [("signatures/fuzz.yaml", String(decoding: data, as: UTF8.self))])) { error in
+            XCTAssertEqual((error as? CatalogErrors)?.errors.map(\.description),
+                           ["signatures/fuzz.yaml:2: mapping keys must be plain strings, not lists or mappings"])
+        }
     }
 
     /// FuzzLogs, BIND query log sniffed from an IIS-looking header: `11:31:42.8263349968`. TextCursor.fraction

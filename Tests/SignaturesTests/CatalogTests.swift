@@ -196,6 +196,36 @@ final class CatalogErrorTests: XCTestCase {
         XCTAssertTrue(e[0].contains("YAML syntax"), e[0])
     }
 
+    /// Yams sorts duplicate keys with a `<` that compares nested lists twice per level, so four keys
+    /// `[[[...z...]], a]` 40 deep took 2^40 steps (22 deep: 2.8 s); it hashes every key, so an alias of
+    /// aliases as a key is walked in full (7 levels of ten: 1.6 s). Both shapes are refused first, with
+    /// the line, in time linear in the file (found by FuzzCatalog).
+    func testListKeysAndAliasesAreRefusedBeforeYamsSeesThem() {
+        let deep = String(repeating: "[", count: 40) + "z" + String(repeating: "]", count: 40)
+        let listKeys = header + ["a", "a", "b", "b"].map { "[\(deep), \($0)]: 1\n" }.joined()
+        XCTAssertEqual(errors([("acme.yaml", listKeys)]), ["acme.yaml:5: mapping keys must be plain strings, not lists or mappings"])
+        let explicitKey = header + service() + "? - - - nested\n: value\n"
+        XCTAssertEqual(errors([("acme.yaml", explicitKey)]), ["acme.yaml:13: mapping keys must be plain strings, not lists or mappings"])
+        let mappingKey = header + "{a: b}: c\n"
+        XCTAssertEqual(errors([("acme.yaml", mappingKey)]), ["acme.yaml:5: mapping keys must be plain strings, not lists or mappings"])
+        var laughs = header + "l0: &l0 [z, z, z, z, z, z, z, z, z, z]\n"
+        for level in 1..<12 { laughs += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        laughs += "*l11 : 1\n"
+        XCTAssertEqual(errors([("acme.yaml", laughs)]), ["acme.yaml:6: aliases (*name) are not allowed; write the value out"])
+    }
+
+    /// The shape check refuses only lists and mappings as keys, and aliases: a scalar key written with
+    /// `?`, an anchor without an alias and flow lists as values still load; syntax errors are left to Yams.
+    func testScalarKeysAnchorsAndFlowValuesStillLoad() throws {
+        let text = header + service(extra: "    processing_regions: [US, EU]\n    regions_source: &src https://acme.ai/regions\n")
+            .replacingOccurrences(of: "    name: Acme\n", with: "    ? name\n    : Acme\n")
+        let catalog = try CatalogLoader.load(files: [("acme.yaml", text)])
+        XCTAssertEqual(catalog.services.map(\.id), ["acme-chat"])
+        XCTAssertEqual(catalog.services.first?.name, "Acme")
+        XCTAssertEqual(YAMLShape.check(""), nil)
+        XCTAssertEqual(YAMLShape.check("a: [unclosed\n"), nil, "syntax errors are left to Yams, which names them")
+    }
+
     func testProcessingRegionsNeedASource() {
         XCTAssertEqual(errors([("acme.yaml", header + service(extra: "    processing_regions: [US]\n"))]),
                        ["acme.yaml:10: processing_regions needs a regions_source URL"])

@@ -44,6 +44,19 @@ final class PolicyLoaderTests: XCTestCase {
         }
     }
 
+    /// The policy loader refuses list keys and aliases before Yams composes the file, as the catalog
+    /// loader does (Yams takes exponential time on nested duplicate keys and on aliases of aliases).
+    func testListKeysAndAliasesAreRefusedWithTheLine() throws {
+        for (text, expected) in [
+            ("thresholds: {upload_day_bytes: 5}\n[[[x]], a]: 1\n", "p.yaml:2: mapping keys must be plain strings, not lists or mappings"),
+            ("approved_services: &ids [openai-api]\napproved_vendors: *ids\n", "p.yaml:2: aliases (*name) are not allowed; write the value out"),
+        ] {
+            XCTAssertThrowsError(try PolicyLoader.load(text: text, file: "p.yaml", catalog: catalog())) { error in
+                XCTAssertEqual((error as? CatalogErrors)?.errors.map(\.description), [expected])
+            }
+        }
+    }
+
     func testErrorsNameFileAndLine() throws {
         let text = "approved_services: [openai-api, no-such-service]\nallowed_regions: [Europe]\nbusiness_hours: {start: 25}\nthreshold: 1\nunusual_upload: {factor: -1, lookback_days: 400, median: 2}\n"
         XCTAssertThrowsError(try PolicyLoader.load(text: text, file: "p.yaml", catalog: catalog())) { error in
