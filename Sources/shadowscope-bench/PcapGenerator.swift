@@ -31,8 +31,13 @@ struct PcapGenerator: ParsableCommand {
     @Option(help: "Bytes kept per TCP/QUIC flow: 0 = chosen so --flows flows make about --bytes bytes, -1 = whole flows.")
     var flowBytes: Int = 0
     @Option(help: "SplitMix64 seed.") var seed: UInt64 = 2026
+    @Option(help: "Only flows of this kind (dns, tls, http, quic) instead of the mix, e.g. tls with --flow-bytes 1 for a table of flows that all stay open.")
+    var only: Kind? = nil
 
-    enum Kind: Int, CaseIterable { case dns, tls, http, quic }
+    enum Kind: Int, CaseIterable, ExpressibleByArgument {
+        case dns, tls, http, quic
+        init?(argument: String) { guard let k = Self.allCases.first(where: { "\($0)" == argument }) else { return nil }; self = k }
+    }
     /// Share of flows per kind, in per mille, in `Kind` order.
     static let mix = [600, 370, 15, 15]
     static let files: [(String, Kind)] = [
@@ -116,7 +121,7 @@ struct PcapGenerator: ParsableCommand {
     }
 
     /// Expected file bytes per flow when TCP and QUIC flows keep `budget` bytes.
-    static func meanBytes(_ byKind: [[SeedFlow]], budget: Int) -> Double {
+    static func meanBytes(_ byKind: [[SeedFlow]], budget: Int, mix: [Int]) -> Double {
         var total = 0.0
         for k in Kind.allCases {
             let seedFlows = byKind[k.rawValue]
@@ -146,22 +151,23 @@ struct PcapGenerator: ParsableCommand {
             throw ValidationError("--bytes/--flows, --rate, --clients (< 2^24), --servers (< 2^17) must be positive")
         }
         let byKind = try loadSeeds()
+        let mix = only.map { k in Kind.allCases.map { $0 == k ? 1000 : 0 } } ?? Self.mix
         // The per-flow byte budget: the smallest that gives --bytes over --flows flows on average.
         var budget = flowBytes
         if budget == 0 {
             let want = Double(bytes) / Double(max(flows, 1))
             let most = byKind.flatMap { $0 }.map { $0.cumulative.last! }.max()!
-            if Self.meanBytes(byKind, budget: -1) <= want {
+            if Self.meanBytes(byKind, budget: -1, mix: mix) <= want {
                 budget = -1
             } else {
                 var lo = 0, hi = most
-                while lo < hi { let mid = (lo + hi) / 2; if Self.meanBytes(byKind, budget: mid) < want { lo = mid + 1 } else { hi = mid } }
+                while lo < hi { let mid = (lo + hi) / 2; if Self.meanBytes(byKind, budget: mid, mix: mix) < want { lo = mid + 1 } else { hi = mid } }
                 budget = lo
             }
         }
         print("gen-pcap: seed flows dns \(byKind[0].count), tls \(byKind[1].count), http \(byKind[2].count), quic \(byKind[3].count); "
               + (budget < 0 ? "whole flows" : "TCP/QUIC flows cut after \(budget) bytes")
-              + String(format: " (expected %.0f bytes per flow)", Self.meanBytes(byKind, budget: budget)))
+              + String(format: " (expected %.0f bytes per flow)", Self.meanBytes(byKind, budget: budget, mix: mix)))
 
         guard let out = fopen(output, "w") else { throw ValidationError("cannot write \(output)") }
         var buffer = [UInt8]()
@@ -218,7 +224,7 @@ struct PcapGenerator: ParsableCommand {
             if wantMore && (heap.isEmpty || nextStart <= heap[0].t) {
                 let u = Int(rng.next() % 1000)
                 var acc = 0, kind = Kind.dns
-                for k in Kind.allCases { acc += Self.mix[k.rawValue]; if u < acc { kind = k; break } }
+                for k in Kind.allCases { acc += mix[k.rawValue]; if u < acc { kind = k; break } }
                 let pool = byKind[kind.rawValue]
                 let sf = pool[Int(rng.next() % UInt64(pool.count))]
                 var c = Int(rng.next() % UInt64(clients))
