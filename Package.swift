@@ -57,8 +57,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // Paths to fixtures/, ../shared and the built binary, and a TSV reader, for every test target;
+        // glibc's heap statistics (CMalloc) for tests that hold memory to a budget.
+        .systemLibrary(name: "CMalloc", path: "Tests/CMalloc"),
+        .target(name: "TestSupport", dependencies: ["CMalloc"], path: "Tests/TestSupport"),
         // Benchmarks and generators for `make bench` (release build; generated data is never committed).
         .executableTarget(name: "shadowscope-bench", dependencies: [
             "ShadowScopeCore", "Signatures", "PacketDecoding",

@@ -37,6 +37,9 @@ public struct FlowTable {
     private(set) var evicted = 0
     /// Bytes all flows hold in reassembly now (bounded by `limits.maxReassemblyBytes`).
     private(set) var reassemblyBytes = 0
+    /// Host names of live flows, one copy each (see `interned`).
+    private var hostNames = Set<String>()
+    static let maxInternedHosts = 65_536
     /// DNS over UDP and TCP: queries paired with responses, and the names answers gave for addresses.
     var dns = DNSTracker()
 
@@ -121,11 +124,7 @@ public struct FlowTable {
         let dataSeq = tcp.syn ? tcp.seq &+ 1 : tcp.seq
         if fromClient {
             f.packetsUp += 1
-            if tcp.syn {
-                f.up.syn(tcp.seq)
-                // The stream starts at ISN + 1, so a first data segment that comes late is still first.
-                if f.head == nil && !f.nameSettled { f.head = TCPReassembly(base: dataSeq, window: Self.headWindow) }
-            }
+            if tcp.syn { f.up.syn(tcp.seq) }
             f.up.payload(dataSeq, length: payloadLength)
             if tcp.fin { f.finUp = true }
         } else {
@@ -167,23 +166,23 @@ public struct FlowTable {
         let size = Int64(max(0, udp.length - UDPDatagram.headerLength))
         if ip.source == f.client && udp.sourcePort == f.clientPort {
             f.packetsUp += 1
-            f.datagramBytesUp += size
+            f.up.addDatagram(size)
         } else {
             f.packetsDown += 1
-            f.datagramBytesDown += size
+            f.down.addDatagram(size)
         }
-        if var quic = f.quic {
-            let before = quic.counters
-            let result = quic.add(datagram: udp.payload)
-            f.quic = quic
-            noteQUICAnomalies(before, quic.counters, frame: frame, report: &report)
+        if let box = f.quicBox {
+            // In place in its box: a copy would copy the CRYPTO stream it holds.
+            let before = box.value.counters
+            let result = box.value.add(datagram: udp.payload)
+            noteQUICAnomalies(before, box.value.counters, frame: frame, report: &report)
             switch result {
             case .sni(let hello):
                 f.isQUIC = true
                 f.quic = nil
                 noteInvalidServerName(hello, frame: frame, report: &report)
                 if let name = hello.serverName {
-                    f.host = name
+                    f.host = interned(name)
                     f.hostSource = .quicSNI
                     f.nameFrame = frame
                 }
@@ -197,7 +196,7 @@ public struct FlowTable {
                 f.quic = nil
             case .error(let e):
                 report.skip(at: "\(file):\(frame)", reason: "QUIC Initial: \(e)")
-                if quic.isFinished { f.quic = nil }
+                if box.value.isFinished { f.quic = nil }
             }
         }
         idle.touch(f, lane: .udp)
@@ -208,43 +207,47 @@ public struct FlowTable {
     /// the name extractors on them: a TLS ClientHello, else an HTTP request head. A flow seen from
     /// mid-stream (no SYN) starts at its first client payload.
     private mutating func learnName(_ f: Flow, _ payload: UnsafeRawBufferPointer, seq: UInt32, frame: Int, report: inout InputReport) {
-        var r = f.head ?? TCPReassembly(base: seq, window: Self.headWindow)
-        f.head = nil  // the flow gets it back below unless the name is settled: one owner, no copy
-        guard let result = charge(&r, seq: seq, payload, report: &report) else { return settle(f) }
+        // The stream starts at ISN + 1 when the SYN was seen, so a first data segment that comes late is
+        // still first; a flow seen from mid-stream starts at its first client payload.
+        let box: Box<TCPReassembly>
+        if let b = f.headBox { box = b } else {
+            f.head = TCPReassembly(base: f.up.startSequence ?? seq, window: Self.headWindow)
+            box = f.headBox!
+        }
+        guard let result = charge(&box.value, seq: seq, payload, report: &report) else { return settle(f) }
         guard result == .grew else {
             if result == .dropped {
                 // A gap at the start that never fills while bytes run past the window: no name to wait for.
-                reassemblyBytes -= r.heldBytes
+                reassemblyBytes -= box.value.heldBytes
                 report.hitCap("tcp-reassembly-window")
                 return settle(f)
             }
-            f.head = r
             return
         }
+        let contiguous = box.value.contiguous
         do {
-            switch try TLSClientHello.parse(r.contiguous) {
+            switch try TLSClientHello.parse(contiguous) {
             case .needMoreData:
-                return waitOrGiveUp(f, r, report: &report)
+                return waitOrGiveUp(f, report: &report)
             case .hello(let hello):
                 noteInvalidServerName(hello, frame: frame, report: &report)
                 if let name = hello.serverName {
-                    f.host = name
+                    f.host = interned(name)
                     f.hostSource = .tlsSNI
                     f.nameFrame = frame
                 }
                 if hello.offersECH { report.hitCap("tls-ech-outer-sni") }
             case .notTLS:
-                switch try HTTPRequestHead.parse(r.contiguous) {
+                switch try HTTPRequestHead.parse(contiguous) {
                 case .needMoreData:
-                    return waitOrGiveUp(f, r, report: &report)
+                    return waitOrGiveUp(f, report: &report)
                 case .request(let req):
                     for a in req.anomalies.sorted(by: { $0.rawValue < $1.rawValue }) {
                         report.noteAnomaly(a.rawValue, at: "\(file):\(frame)")
                     }
-                    f.host = req.host
+                    f.host = req.host.map { interned($0) }
                     f.hostSource = req.host == nil ? nil : req.hostSource
-                    f.method = req.method
-                    f.urlPath = req.path
+                    f.request = HTTPRequestLine(method: req.method, path: req.path)
                     f.nameFrame = frame
                 case .notHTTP:
                     break
@@ -253,8 +256,17 @@ public struct FlowTable {
         } catch {
             report.skip(at: "\(file):\(frame)", reason: error.description)
         }
-        reassemblyBytes -= r.heldBytes
+        reassemblyBytes -= box.value.heldBytes
         settle(f)
+    }
+
+    /// The one copy of `name` the table keeps: a million live flows mostly name a few thousand hosts, and
+    /// a name over 15 bytes is a heap allocation per flow otherwise (shorter ones are stored inline). The
+    /// set is emptied when full, which costs only sharing.
+    private mutating func interned(_ name: String) -> String {
+        guard name.utf8.count > 15 else { return name }
+        if hostNames.count >= Self.maxInternedHosts { hostNames.removeAll(keepingCapacity: true) }
+        return hostNames.insert(name).memberAfterInsert
     }
 
     private func noteInvalidServerName(_ hello: TLSClientHello.Hello, frame: Int, report: inout InputReport) {
@@ -302,14 +314,11 @@ public struct FlowTable {
     }
 
     /// Keeps buffering the client's first bytes up to the window, then gives up on a name.
-    private mutating func waitOrGiveUp(_ f: Flow, _ r: TCPReassembly, report: inout InputReport) {
-        if r.contiguous.count >= Self.headWindow {
-            reassemblyBytes -= r.heldBytes
-            settle(f)
-            report.hitCap("client-head-bytes")
-        } else {
-            f.head = r
-        }
+    private mutating func waitOrGiveUp(_ f: Flow, report: inout InputReport) {
+        guard let head = f.head, head.contiguous.count >= Self.headWindow else { return }
+        reassemblyBytes -= head.heldBytes
+        settle(f)
+        report.hitCap("client-head-bytes")
     }
 
     /// DNS over TCP (RFC 1035 §4.2.2, RFC 7766): each direction is put in order and cut into messages by

@@ -1,17 +1,21 @@
 @testable import PacketDecoding
 import ShadowScopeCore
+import TestSupport
 import XCTest
 
 /// The flow table's cap and idle timeouts: which flows end, when, and in what order.
 final class FlowTableTests: XCTestCase {
     /// An IPv4 + TCP packet from 10.0.x.y:`clientPort` to 192.0.2.1:443 (or back), decoded as the scanner does.
     func feed(_ table: inout FlowTable, client: Int, clientPort: UInt16, flags: UInt8, toServer: Bool = true, at seconds: Int64,
-              report: inout InputReport, into out: inout [Observation]) throws {
-        let c: [UInt8] = [10, 0, UInt8(client >> 8 & 0xFF), UInt8(client & 0xFF)], s: [UInt8] = [192, 0, 2, 1]
+              seq: UInt32 = 1, payload: [UInt8] = [], report: inout InputReport, into out: inout [Observation]) throws {
+        let c: [UInt8] = [10, UInt8(client >> 16 & 0xFF), UInt8(client >> 8 & 0xFF), UInt8(client & 0xFF)], s: [UInt8] = [192, 0, 2, 1]
         let (src, dst) = toServer ? (c, s) : (s, c)
         let (sp, dp) = toServer ? (clientPort, UInt16(443)) : (UInt16(443), clientPort)
-        var bytes: [UInt8] = [0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0] + src + dst
-        bytes += [UInt8(sp >> 8), UInt8(sp & 0xFF), UInt8(dp >> 8), UInt8(dp & 0xFF), 0, 0, 0, 1, 0, 0, 0, 0, 0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]
+        let length = 40 + payload.count
+        var bytes: [UInt8] = [0x45, 0, UInt8(length >> 8), UInt8(length & 0xFF), 0, 0, 0x40, 0, 64, 6, 0, 0] + src + dst
+        bytes += [UInt8(sp >> 8), UInt8(sp & 0xFF), UInt8(dp >> 8), UInt8(dp & 0xFF)]
+        bytes += [UInt8(seq >> 24), UInt8(seq >> 16 & 0xFF), UInt8(seq >> 8 & 0xFF), UInt8(seq & 0xFF), 0, 0, 0, 0, 0x50, flags, 0xFF, 0xFF, 0, 0, 0, 0]
+        bytes += payload
         try bytes.withUnsafeBytes { raw in
             let ip = try IPDecoder.decodeV4(ByteCursor(raw))
             let tcp = try TCPSegment.decode(ip.payload)
@@ -55,5 +59,31 @@ final class FlowTableTests: XCTestCase {
         try feed(&table, client: 9, clientPort: 9, flags: 0x10, at: 303, report: &report, into: &out)
         XCTAssertEqual(out.map(\.clientPort), [2, 1, 3])
         XCTAssertEqual(table.count, 1)
+    }
+
+    /// Issue 4: at most 400 bytes of memory per live flow, the table included. 50,000 TLS connections
+    /// that sent their SYN and a real ClientHello (curl's, to chatgpt.com) and stay open, as a gateway
+    /// holds them: the heap they take (glibc's count of bytes in use, so the flow objects, the table's
+    /// buckets and anything a flow still holds) divided by the flows.
+    func testALiveNamedFlowTakesAtMostFourHundredBytes() throws {
+        let hello = try TLSClientHelloTests.realHello()
+        let flows = 50_000
+        var out: [Observation] = []
+        var report = InputReport(file: "t", format: "pcap")
+        let before = heapBytesInUse()
+        var table = FlowTable(file: "t")
+        for i in 0..<flows {
+            try feed(&table, client: i, clientPort: 40_000, flags: 0x02, at: 1_000, report: &report, into: &out)
+            try feed(&table, client: i, clientPort: 40_000, flags: 0x18, at: 1_000, seq: 2, payload: hello, report: &report, into: &out)
+        }
+        let perFlow = Double(heapBytesInUse() - before) / Double(flows)
+        XCTAssertEqual(table.count, flows)
+        XCTAssertEqual(table.reassemblyBytes, 0, "nothing held once the names are read")
+        XCTAssertLessThanOrEqual(perFlow, 400)
+        print("flow table: \(Int(perFlow)) bytes per live flow")
+        table.finishAll(report: &report) { out.append($0) }
+        XCTAssertEqual(out.count, flows)
+        XCTAssertEqual(Set(out.map(\.host)), ["chatgpt.com"])
+        XCTAssertEqual(out.first?.bytesUp, Int64(hello.count))
     }
 }

@@ -8,7 +8,7 @@ import XCTest
 final class TLSClientHelloTests: XCTestCase {
     /// The client's first TCP payload of the fixture's first flow: curl's ClientHello to chatgpt.com
     /// (frame 4 of ai-traffic.pcap, as tshark shows it).
-    func realHello() throws -> [UInt8] {
+    static func realHello() throws -> [UInt8] {
         let reader = try PcapReader(path: TestPaths.fixture("ai-traffic.pcap"))
         var frame = 0
         while case .packet(_, let bytes, _) = reader.next() {
@@ -21,20 +21,20 @@ final class TLSClientHelloTests: XCTestCase {
     }
 
     func testRealCurlHelloYieldsSNI() throws {
-        let hello = try realHello()
+        let hello = try Self.realHello()
         XCTAssertEqual(try TLSClientHello.parse(hello),
                        .hello(.init(serverName: "chatgpt.com", offersECH: false, invalidServerName: false)))
     }
 
     func testEveryStrictPrefixOfARealHelloNeedsMoreData() throws {
-        let hello = try realHello()
+        let hello = try Self.realHello()
         for n in 0..<hello.count {
             XCTAssertEqual(try TLSClientHello.parse(Array(hello.prefix(n))), .needMoreData, "prefix \(n)")
         }
     }
 
     func testHelloFragmentedAcrossThreeRecordsIsRecovered() throws {
-        let hello = try realHello()
+        let hello = try Self.realHello()
         let handshake = Array(hello.dropFirst(5))
         var refragmented: [UInt8] = []
         let cuts = [0, 7, 100, handshake.count]

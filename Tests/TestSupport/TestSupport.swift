@@ -1,3 +1,4 @@
+import CMalloc
 import Foundation
 
 /// Where test inputs live: the repository's `fixtures/` and `signatures/`, and `../shared` beside the
@@ -76,4 +77,11 @@ public func runProgram(_ executable: String, _ arguments: [String], stdin: Data?
     group.wait()
     p.waitUntilExit()
     return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errBox.data, as: UTF8.self), p.terminationReason)
+}
+
+/// Bytes of heap in use now (glibc's `mallinfo2()`, mapped chunks included): what a test that holds a structure to a
+/// memory budget measures before and after building it.
+public func heapBytesInUse() -> Int {
+    let info = mallinfo2()
+    return Int(info.uordblks + info.hblkhd)  // small chunks, and the large ones glibc maps on their own
 }
