@@ -28,7 +28,7 @@ public struct FlowTable {
 
     public let limits: Limits
     let file: String
-    private var flows: [FlowKey: Flow] = [:]
+    private var flows = FlowIndex()
     /// One list per idle timeout, least recently active first: a sweep reads only the flows that
     /// expired and an eviction takes a head, instead of scanning the whole table.
     private var idle = IdleLists()
@@ -94,12 +94,13 @@ public struct FlowTable {
     mutating func add(_ ip: IPPacket, _ tcp: TCPSegment, ts: Timestamp, frame: Int, report: inout InputReport,
                       finished: (Observation) -> Void) {
         let key = FlowKey(ip.source, tcp.sourcePort, ip.destination, tcp.destinationPort)
-        var flow = flows[key]
+        let hash = FlowIndex.hash(key)
+        var flow = flows.find(key, hash: hash)
         if let f = flow, f.isClosed, tcp.syn, !tcp.ack {
             // Port reuse: a new connection on a finished 4-tuple.
             idle.remove(f)
             finish(f, report: &report, finished)
-            flows[key] = nil
+            flows.remove(f)
             flow = nil
         }
         if flow == nil {
@@ -113,7 +114,7 @@ public struct FlowTable {
                        serverPort: tcp.destinationPort, ts: ts, frame: frame)
                 : Flow(order: created, client: ip.destination, clientPort: tcp.destinationPort, server: ip.source,
                        serverPort: tcp.sourcePort, ts: ts, frame: frame)
-            flows[key] = f
+            flows.insert(f, hash: hash)
             flow = f
         }
         guard let f = flow else { return }
@@ -147,8 +148,9 @@ public struct FlowTable {
     mutating func addUDP(_ ip: IPPacket, _ udp: UDPDatagram, ts: Timestamp, frame: Int, report: inout InputReport,
                          finished: (Observation) -> Void) {
         let key = FlowKey(ip.source, udp.sourcePort, ip.destination, udp.destinationPort, proto: 17)
+        let hash = FlowIndex.hash(key)
         let f: Flow
-        if let existing = flows[key] {
+        if let existing = flows.find(key, hash: hash) {
             f = existing
         } else {
             if flows.count >= limits.maxFlows { evictOne(report: &report, finished: finished) }
@@ -160,7 +162,7 @@ public struct FlowTable {
                 : Flow(order: created, transport: .udp, client: ip.destination, clientPort: udp.destinationPort, server: ip.source,
                        serverPort: udp.sourcePort, ts: ts, frame: frame)
             f.quic = QUICInitialAssembler()
-            flows[key] = f
+            flows.insert(f, hash: hash)
         }
         f.lastSeen = max(f.lastSeen, ts)
         let size = Int64(max(0, udp.length - UDPDatagram.headerLength))
@@ -389,7 +391,7 @@ public struct FlowTable {
             }
         }
         for f in expired.sorted(by: { $0.order < $1.order }) {
-            flows[f.key] = nil
+            flows.remove(f)
             finish(f, report: &report, finished)
         }
     }
@@ -398,7 +400,7 @@ public struct FlowTable {
         let heads = IdleLane.allCases.compactMap { idle.oldest($0) }
         guard let f = heads.min(by: { $0.lastSeen < $1.lastSeen }) else { return }
         idle.remove(f)
-        flows[f.key] = nil
+        flows.remove(f)
         finish(f, report: &report, finished)
         evicted += 1
         report.hitCap("flow-table-full")
@@ -406,7 +408,7 @@ public struct FlowTable {
 
     /// The input ended: every tracked connection becomes an observation, oldest first.
     mutating func finishAll(report: inout InputReport, _ finished: (Observation) -> Void) {
-        for f in flows.values.sorted(by: { $0.order < $1.order }) { finish(f, report: &report, finished) }
+        for f in flows.all.sorted(by: { $0.order < $1.order }) { finish(f, report: &report, finished) }
         flows.removeAll()
         idle = IdleLists()
     }

@@ -87,3 +87,40 @@ final class FlowTableTests: XCTestCase {
         XCTAssertEqual(out.first?.bytesUp, Int64(hello.count))
     }
 }
+
+/// The flow index against a Dictionary doing the same inserts, lookups and removals, with hashes
+/// forced into a few home slots so that runs collide, wrap past the end and are shifted back.
+final class FlowIndexTests: XCTestCase {
+    func flow(_ i: Int) -> Flow {
+        Flow(order: i, client: .v4(UInt32(0x0A00_0000 + i)), clientPort: UInt16(1024 + i % 60_000), server: .v4(0xC000_0201),
+             serverPort: 443, ts: Timestamp(microseconds: 0), frame: i)
+    }
+
+    func testAgreesWithADictionaryUnderCollisionsWrapAndRemoval() {
+        var rng = SystemRandomNumberGenerator()
+        for homes in [1, 3, 1 << 20] {
+            var index = FlowIndex(capacity: 8)
+            var model: [Int: (Flow, UInt32)] = [:]
+            // Hashes end near the top of a 16-slot table (14, 15, ...) so runs wrap to slot 0.
+            func hash(_ i: Int) -> UInt32 { UInt32(truncatingIfNeeded: 14 + (i * 7_919) % homes) }
+            for step in 0..<6_000 {
+                let i = Int.random(in: 0..<400, using: &rng)
+                if let (f, h) = model[i], Bool.random(using: &rng) {
+                    index.remove(f, hash: h)
+                    model[i] = nil
+                } else if model[i] == nil {
+                    let f = flow(i)
+                    index.insert(f, hash: hash(i))
+                    model[i] = (f, hash(i))
+                }
+                if step % 97 == 0 {
+                    for j in 0..<400 {
+                        XCTAssert(index.find(flow(j).key, hash: hash(j)) === model[j]?.0, "homes \(homes), step \(step), flow \(j)")
+                    }
+                }
+                XCTAssertEqual(index.count, model.count)
+            }
+            XCTAssertEqual(Set(index.all.map(\.order)), Set(model.keys))
+        }
+    }
+}
