@@ -4,6 +4,7 @@
 # (--jobs parallelises across files: the capture split in two with editcap) against ndpiReader, tshark
 # extracting SNIs and the libpcap read floor (tcpdump), in one run. Page cache warm (one untimed read
 # first); the best wall time of RUNS runs is reported, with the largest peak RSS (`/usr/bin/time -v`).
+# Last, memory per live flow: peak RSS with 250,000 and with 1,000,000 TLS flows held open at once.
 # Usage: bench/captures.sh [SIZE_BYTES] [FLOWS]   (data goes to bench-data/, never committed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,3 +54,33 @@ row "tshark: SNIs of ClientHellos"                "$(best tshark -r "$CAP" -Y 't
 row "tcpdump -r -w - (libpcap floor)"             "$(best tcpdump -r "$CAP" -w -)"
 $BIN scan --jobs 1 --summary "$CAP.summary.json" "$CAP" > /dev/null
 echo "check: generated $(tail -1 "$CAP.txt" | sed "s/^gen-pcap: [^:]*: [^,]*, [^,]*, //;s/;.*//"); our scan: $(grep -o '"observations": [0-9]*' "$CAP.summary.json" | tr -d '"'), caps hit $(tr -d ' \n' < "$CAP.summary.json" | grep -o '"caps_hit":{[^}]*}' | sed 's/"caps_hit"://')"
+
+# Memory per live flow: two captures of TLS connections that all stay open (SYN, a real ClientHello,
+# the server's first packet; no FIN, all within 2 s, so none idles out), 250,000 and 1,000,000 of them,
+# scanned with a catalog that names none of their hosts, so the summary stays empty and only the flow
+# table grows: the difference in peak RSS over the difference in flows.
+NOCAT=$(mktemp -d)
+trap 'rm -f "$TIMING"; rm -rf "$NOCAT"' EXIT
+cat > "$NOCAT/none.yaml" <<'YAML'
+vendor: None
+vendor_id: none
+website: https://none.example
+services:
+  - id: none-chat
+    name: None Chat
+    tier: consumer
+    category: chat-assistant
+    source: https://none.example/
+    hosts:
+      - pattern: chat.none.example
+        source: https://none.example/
+YAML
+rss=()
+for n in 250000 1000000; do
+  OPEN=$DATA/open-tls-$n.pcap
+  [ -s "$OPEN" ] || .build/release/shadowscope-bench gen-pcap --bytes 1 --flows $n --rate 2000000 --only tls --flow-bytes 1 --output "$OPEN" > "$OPEN.txt"
+  cat "$OPEN" > /dev/null
+  /usr/bin/time -v -o "$TIMING" $BIN scan --jobs 1 --signatures "$NOCAT" --summary /dev/null "$OPEN" > /dev/null 2>&1
+  rss+=("$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$TIMING")")
+done
+awk -v a="${rss[0]}" -v b="${rss[1]}" 'BEGIN { printf "memory per live flow: peak RSS %.0f MB with 250,000 open TLS flows, %.0f MB with 1,000,000: %.0f bytes per flow\n", a / 1024, b / 1024, (b - a) * 1024 / 750000 }'
