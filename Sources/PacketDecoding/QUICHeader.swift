@@ -9,6 +9,11 @@ public enum QUICVersion: UInt32, Sendable, CaseIterable {
     case v1 = 0x0000_0001       // RFC 9000 / RFC 9001
     case v2 = 0x6B33_43CF       // RFC 9369
     case draft29 = 0xFF00_001D  // draft-ietf-quic-transport-29, still sent by older stacks
+    // Google QUIC with IETF long headers and draft-style Initial protection, their own salts (Chromium's
+    // quic_versions.cc; the same in Wireshark and nDPI) and gQUIC frames inside (GoogleQUIC.swift).
+    case q050 = 0x5130_3530     // "Q050": the handshake is a CHLO message
+    case t050 = 0x5430_3530     // "T050": a TLS ClientHello
+    case t051 = 0x5430_3531     // "T051": a TLS ClientHello
 
     /// The salt for HKDF-Extract of the Initial secret (RFC 9001 §5.2, RFC 9369 §3.3.1, draft-29 §5.2).
     public var initialSalt: [UInt8] {
@@ -19,8 +24,17 @@ public enum QUICVersion: UInt32, Sendable, CaseIterable {
                    0x81, 0xBE, 0x6E, 0x26, 0x9D, 0xCB, 0xF9, 0xBD, 0x2E, 0xD9]
         case .draft29: [0xAF, 0xBF, 0xEC, 0x28, 0x99, 0x93, 0xD2, 0x4C, 0x9E, 0x97,
                         0x86, 0xF1, 0x9C, 0x61, 0x11, 0xE0, 0x43, 0x90, 0xA8, 0x99]
+        case .q050: [0x50, 0x45, 0x74, 0xEF, 0xD0, 0x66, 0xFE, 0x2F, 0x9D, 0x94,
+                     0x5C, 0xFC, 0xDB, 0xD3, 0xA7, 0xF0, 0xD3, 0xB5, 0x6B, 0x45]
+        case .t050: [0x7F, 0xF5, 0x79, 0xE5, 0xAC, 0xD0, 0x72, 0x91, 0x55, 0x80,
+                     0x30, 0x4C, 0x43, 0xA2, 0x36, 0x7C, 0x60, 0x48, 0x83, 0x10]
+        case .t051: [0x7A, 0x4E, 0xDE, 0xF4, 0xE7, 0xCC, 0xEE, 0x5F, 0xA4, 0x50,
+                     0x6C, 0x19, 0x12, 0x4F, 0xC8, 0xCC, 0xDA, 0x6E, 0x03, 0x3D]
         }
     }
+
+    /// Google QUIC: the decrypted payload holds gQUIC frames (CRYPTO is type 0x08), not IETF ones.
+    public var usesGoogleFrames: Bool { self == .q050 || self == .t050 || self == .t051 }
 
     /// Prefix of the packet-protection labels: "quic key" / "quicv2 key" (RFC 9369 §3.3.2).
     public var labelPrefix: String { self == .v2 ? "quicv2 " : "quic " }
@@ -80,8 +94,9 @@ public enum QUICPacket: Sendable, Equatable {
     case retry(version: QUICVersion, destinationConnectionID: [UInt8], sourceConnectionID: [UInt8])
     /// Version Negotiation (version 0, RFC 9000 §17.2.1): the versions the server offers.
     case versionNegotiation(destinationConnectionID: [UInt8], sourceConnectionID: [UInt8], versions: [UInt32])
-    /// A long header of a QUIC version we recognise but do not decrypt (Google QUIC Q0xx/T0xx, other
-    /// IETF drafts, greased versions). Runs to the datagram's end.
+    /// A long header of a QUIC version we recognise but do not decrypt (Google QUIC Q046, whose packets
+    /// are cleartext and read by `GoogleQUIC`, and other Q0xx/T0xx, other IETF drafts, greased versions).
+    /// Runs to the datagram's end.
     case unsupportedVersion(UInt32)
     /// A short (1-RTT) header: its length is not on the wire, so it runs to the datagram's end.
     case short

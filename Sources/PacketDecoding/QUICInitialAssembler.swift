@@ -3,7 +3,9 @@ import ShadowScopeCore
 /// Per-UDP-flow state that turns a QUIC client's Initial packets into its ClientHello: walks the
 /// coalesced packets of each datagram (QUICHeader), opens the client's Initials (QUICInitialDecryption),
 /// reassembles their CRYPTO frames (QUICFrames, QUICCryptoStream) and parses the contiguous prefix with
-/// `TLSClientHello.parseHandshake`. Any UDP port: the first datagram decides whether the flow is QUIC.
+/// `TLSClientHello.parseHandshake`. Google QUIC (GoogleQUIC.swift): Q050/T050/T051 Initials the same way
+/// with gQUIC frames inside (Q050's handshake is a CHLO message), Q046's cleartext CHLO on stream 1.
+/// Any UDP port: the first datagram decides whether the flow is QUIC.
 ///
 /// Feed the flow's datagrams in capture order; client-to-server ones are what matter, but server
 /// Initials (DCID = the client's SCID), Handshake, 0-RTT and 1-RTT packets are stepped over, so feeding
@@ -27,7 +29,7 @@ public struct QUICInitialAssembler: Sendable {
         case versionNegotiation([UInt32])
         /// A server's Retry packet; the client will start over with a new DCID (handled).
         case retry
-        /// QUIC whose Initials we cannot decrypt (Google QUIC, other drafts, greased). Terminal.
+        /// QUIC whose Initials we cannot decrypt (Google QUIC before Q046, other drafts, greased). Terminal.
         case unsupportedVersion(UInt32)
         /// This datagram could not be used (truncated, AEAD failure, bad frame, CRYPTO beyond the limit):
         /// count it; the assembler goes on with the next one. Terminal for a malformed ClientHello
@@ -118,6 +120,14 @@ public struct QUICInitialAssembler: Sendable {
                 seenQUIC = true
                 counters.retries += 1
                 notice = .retry
+            case .unsupportedVersion(let v) where v == GoogleQUIC.q046:
+                seenQUIC = true
+                do {
+                    if let hello = try addQ046(next.bytes) { return finish(.sni(hello)) }
+                } catch {
+                    if let finished { return finished }
+                    firstError = firstError ?? error
+                }
             case .unsupportedVersion(let v):
                 if !seenQUIC { return finish(.unsupportedVersion(v)) }
                 counters.skippedPackets += 1
@@ -148,6 +158,28 @@ public struct QUICInitialAssembler: Sendable {
         return result
     }
 
+    /// Takes one Q046 packet: cleartext, its CHLO on stream 1. A server's packet (no destination
+    /// connection ID) is stepped over.
+    private mutating func addQ046(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> TLSClientHello.Hello? {
+        guard bytes.count > 5, bytes[5] >> 4 != 0 else {
+            counters.skippedPackets += 1
+            return nil
+        }
+        try countAttempt()
+        let data = try GoogleQUIC.q046CryptoData(bytes)
+        counters.initialPackets += 1
+        return try addHandshakeData(data.map { QUICFrames.CryptoFrame(offset: $0.offset, data: $0.data) }, chlo: true)
+    }
+
+    private mutating func countAttempt() throws(DecodeError) {
+        attempts += 1
+        guard attempts <= Self.maxInitialPackets else {
+            let error = DecodeError(Self.tooManyInitials, at: 0, "\(Self.maxInitialPackets) Initial packets without a whole ClientHello")
+            finished = .error(error)
+            throw error
+        }
+    }
+
     /// Opens one Initial, stores its CRYPTO data and tries the ClientHello. Sets `finished` before
     /// throwing a terminal error.
     private mutating func addInitial(_ header: QUICLongHeader, _ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> TLSClientHello.Hello? {
@@ -160,12 +192,7 @@ public struct QUICInitialAssembler: Sendable {
             counters.skippedPackets += 1  // the server's Initial
             return nil
         }
-        attempts += 1
-        guard attempts <= Self.maxInitialPackets else {
-            let error = DecodeError(Self.tooManyInitials, at: 0, "\(Self.maxInitialPackets) Initial packets without a whole ClientHello")
-            finished = .error(error)
-            throw error
-        }
+        try countAttempt()
         let opened: QUICOpenedPacket
         do {
             opened = try QUICInitialDecryption.open(bytes, header: header, keys: keys(for: header.version),
@@ -187,13 +214,20 @@ public struct QUICInitialAssembler: Sendable {
         largestPacketNumber = max(largestPacketNumber ?? 0, opened.packetNumber)
         if opened.reservedBitsSet { counters.reservedBitsSet += 1 }
 
+        let google = header.version.usesGoogleFrames
         let frames = try opened.payload.withUnsafeBytes { raw in
-            Swift.Result { () throws(DecodeError) in try QUICFrames.parse(raw) }
+            Swift.Result { () throws(DecodeError) in try google ? GoogleQUIC.frames(raw) : QUICFrames.parse(raw) }
         }.get()
         if frames.anomaly != nil { counters.unexpectedFrames += 1 }
         if frames.connectionCloseError != nil { counters.connectionCloses += 1 }
+        return try addHandshakeData(frames.crypto, chlo: header.version == .q050)
+    }
+
+    /// Stores CRYPTO data and, when the gap-free prefix grew, parses it: a TLS ClientHello, or with
+    /// `chlo` Google QUIC's CHLO message.
+    private mutating func addHandshakeData(_ frames: [QUICFrames.CryptoFrame], chlo: Bool) throws(DecodeError) -> TLSClientHello.Hello? {
         var limitError: DecodeError?
-        for frame in frames.crypto {
+        for frame in frames {
             do {
                 try crypto.add(offset: frame.offset, data: frame.data)
             } catch {
@@ -205,7 +239,7 @@ public struct QUICInitialAssembler: Sendable {
             parsedUpTo = crypto.contiguous
             let prefix = Array(crypto.contiguousPrefix)
             let parsed = prefix.withUnsafeBytes { raw in
-                Swift.Result { () throws(DecodeError) in try TLSClientHello.parseHandshake(raw) }
+                Swift.Result { () throws(DecodeError) in try chlo ? GoogleQUIC.parseCHLO(raw) : TLSClientHello.parseHandshake(raw) }
             }
             switch parsed {
             case .success(.hello(let hello)): return hello

@@ -120,8 +120,9 @@ final class QUICTests: XCTestCase {
         XCTAssertThrowsError(try bad.parse()) { XCTAssertEqual(($0 as? DecodeError)?.code, QUICHeader.badHeader) }
     }
 
-    func testGoogleQUICAndGreasedVersionsAreReportedAsUnsupported() {
-        for version in ["Q050", "T051", "Q046"] {
+    /// Google QUIC versions other than Q046, Q050, T050 and T051 (GoogleQUICTests) and greased ones.
+    func testOtherGoogleQUICAndGreasedVersionsAreReportedAsUnsupported() {
+        for version in ["Q043", "Q049", "T048"] {
             var assembler = QUICInitialAssembler()
             let v = Array(version.utf8)
             let datagram: [UInt8] = [0xC3] + v + [8] + RFCVectors.dcid + [0] + [UInt8](repeating: 0x55, count: 1180)
@@ -131,6 +132,16 @@ final class QUICTests: XCTestCase {
         }
         var greased = QUICInitialAssembler()
         XCTAssertEqual(greased.add(datagram: [0xC0, 0x1A, 0x2A, 0x3A, 0x4A, 0, 0, 0]), .unsupportedVersion(0x1A2A_3A4A))
+        // The versions we read, with junk where the packet should be: a counted error or nothing, no name.
+        for version in ["Q050", "T051"] {
+            var assembler = QUICInitialAssembler()
+            let datagram: [UInt8] = [0xC3] + Array(version.utf8) + [8] + RFCVectors.dcid + [0] + [UInt8](repeating: 0x55, count: 1180)
+            guard case .error(let e) = assembler.add(datagram: datagram) else { return XCTFail(version) }
+            XCTAssertEqual(e.code, QUICHeader.truncated, version)  // 0x55 0x55 as the token length: 5,461 bytes
+        }
+        var q046 = QUICInitialAssembler()
+        let junk: [UInt8] = [0xC3] + Array("Q046".utf8) + [0x50] + RFCVectors.dcid + [UInt8](repeating: 0x55, count: 1180)
+        XCTAssertEqual(q046.add(datagram: junk), .needMoreData, "frame type 0x55 is no STREAM frame: nothing to read")
     }
 
     func testDNSQueryAndShortHeaderFirstDatagramsAreNotQUIC() {
