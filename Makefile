@@ -105,7 +105,10 @@ fuzz-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
+# Touching the root manifest: SwiftPM keeps the path dependency's file list from its last load, so a
+# source file added to the root package is otherwise missing from the fuzz build ("cannot find X").
 fuzz-build: fuzz-deps
+	touch Package.swift
 	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS)
 
 fuzz: fuzz-build
