@@ -109,32 +109,33 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     for n in aggregates.hours { w.value(n) }
     w.endArray()
     w.beginArray("aggregates")
+    let row = w.fieldOpenings(rowKeys)
     for (k, v) in aggregates.sorted {
         w.beginObject()
-        w.field("day", k.day)
-        w.field("user", k.user)
-        w.field("service_id", k.serviceID)
-        w.field("region", k.region)
-        w.field("vendor", v.match.vendor)
-        w.field("service", v.match.service)
-        w.field("tier", v.match.tier)
-        w.field("tier_visible_in_name", v.match.tierInName)
-        w.field("category", v.match.category)
-        w.field("approved", v.approved)
-        w.field("country", v.country)
-        w.field("region_group", Region(country: v.country, how: v.how).group.rawValue)
-        w.field("how", v.how.rawValue)
-        w.field("connections", v.connections)
-        w.field("lookups", v.lookups)
+        w.open(row, 0); w.rawValue(k.day)
+        w.open(row, 1); w.rawValue(k.user)
+        w.open(row, 2); w.rawValue(k.serviceID)
+        w.open(row, 3); w.rawValue(k.region)
+        w.open(row, 4); w.rawValue(v.match.vendor)
+        w.open(row, 5); w.rawValue(v.match.service)
+        w.open(row, 6); w.rawValue(v.match.tier)
+        w.open(row, 7); w.rawValue(v.match.tierInName)
+        w.open(row, 8); w.rawValue(v.match.category)
+        w.open(row, 9); w.rawValue(v.approved)
+        w.open(row, 10); w.rawValue(v.country)
+        w.open(row, 11); w.rawValue(Region(country: v.country, how: v.how).group.rawValue)
+        w.open(row, 12); w.rawValue(v.how.rawValue)
+        w.open(row, 13); w.rawValue(v.connections)
+        w.open(row, 14); w.rawValue(v.lookups)
         // A sum is only written when at least one observation measured it; all unknown is null.
-        w.field("bytes_up", v.bytesUpUnknown == v.connections ? nil : v.bytesUp)
-        w.field("bytes_up_unknown", v.bytesUpUnknown)
-        w.field("bytes_down", v.bytesDownUnknown == v.connections ? nil : v.bytesDown)
-        w.field("bytes_down_unknown", v.bytesDownUnknown)
-        w.field("first_seen", v.firstSeen.rfc3339)
-        w.field("last_seen", v.lastSeen.rfc3339)
-        w.field("off_hours_connections", v.offHoursConnections)
-        w.field("weak_only", v.weakOnly)
+        w.open(row, 15); w.rawValue(v.bytesUpUnknown == v.connections ? nil : v.bytesUp)
+        w.open(row, 16); w.rawValue(v.bytesUpUnknown)
+        w.open(row, 17); w.rawValue(v.bytesDownUnknown == v.connections ? nil : v.bytesDown)
+        w.open(row, 18); w.rawValue(v.bytesDownUnknown)
+        w.open(row, 19); w.rawValue(v.firstSeen.rfc3339)
+        w.open(row, 20); w.rawValue(v.lastSeen.rfc3339)
+        w.open(row, 21); w.rawValue(v.offHoursConnections)
+        w.open(row, 22); w.rawValue(v.weakOnly)
         w.beginArray("evidence")
         for e in v.evidence { w.value(e) }
         w.endArray()
@@ -148,3 +149,8 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
 }
 
 private let flushBytes = 1 << 20
+
+/// The fields of an aggregate row, in the order written (the "evidence" list follows).
+private let rowKeys = ["day", "user", "service_id", "region", "vendor", "service", "tier", "tier_visible_in_name", "category",
+                       "approved", "country", "region_group", "how", "connections", "lookups", "bytes_up", "bytes_up_unknown",
+                       "bytes_down", "bytes_down_unknown", "first_seen", "last_seen", "off_hours_connections", "weak_only"]

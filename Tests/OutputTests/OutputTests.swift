@@ -47,6 +47,38 @@ final class JSONWriterTests: XCTestCase {
         w.endObject()
         XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self), "{\n  \"a\": [\n    \"x\"\n  ],\n  \"empty\": [],\n  \"n\": 3\n}")
     }
+
+    /// Rows written through precomputed field openings are the bytes `field` writes, pretty or compact,
+    /// with a list after the fields, for the first row of an array and the ones after it.
+    func testFieldOpeningsWriteWhatFieldWrites() {
+        for pretty in [true, false] {
+            var a = JSONWriter(pretty: pretty), b = JSONWriter(pretty: pretty)
+            a.beginObject(); a.beginArray("rows")
+            b.beginObject(); b.beginArray("rows")
+            let row = b.fieldOpenings(["name", "n", "ok", "none", "say \"hi\""])
+            for i in 0..<3 {
+                a.beginObject()
+                a.field("name", "row \(i)")
+                a.field("n", Int64(i) as Int64?)
+                a.field("ok", i == 1)
+                a.field("none", nil as String?)
+                a.field("say \"hi\"", "\u{1}")
+                a.beginArray("list"); a.value("e"); a.endArray()
+                a.endObject()
+                b.beginObject()
+                b.open(row, 0); b.rawValue("row \(i)")
+                b.open(row, 1); b.rawValue(Int64(i) as Int64?)
+                b.open(row, 2); b.rawValue(i == 1)
+                b.open(row, 3); b.rawValue(nil as String?)
+                b.open(row, 4); b.rawValue("\u{1}")
+                b.beginArray("list"); b.value("e"); b.endArray()
+                b.endObject()
+            }
+            a.endArray(); a.endObject()
+            b.endArray(); b.endObject()
+            XCTAssertEqual(String(decoding: b.bytes, as: UTF8.self), String(decoding: a.bytes, as: UTF8.self), "pretty \(pretty)")
+        }
+    }
 }
 
 final class ObservationJSONTests: XCTestCase {
