@@ -151,9 +151,27 @@ public struct AggregateValue: Sendable, Equatable {
         mergeEvidence(o.evidence)
     }
 
+    /// Adds one observation: what `merge` does with the value `Aggregates.add` would build for it.
+    mutating func count(_ o: Observation, isLookup: Bool, offHours: Bool, how newHow: Region.How, approved newApproved: Bool, weak: Bool) {
+        if isLookup {
+            lookups += 1
+        } else {
+            connections += 1
+            if let up = o.bytesUp { bytesUp += up } else { bytesUpUnknown += 1 }
+            if let down = o.bytesDown { bytesDown += down } else { bytesDownUnknown += 1 }
+        }
+        firstSeen = min(firstSeen, o.timestamp)
+        lastSeen = max(lastSeen, o.timestamp)
+        if offHours { offHoursConnections += 1 }
+        if newHow == .host { how = .host }
+        approved = approved || newApproved
+        weakOnly = weakOnly && weak
+        mergeEvidence(CollectionOfOne(o.source.description))
+    }
+
     /// Keeps the `maxEvidence` smallest distinct references of both lists, sorted. Inserts in place:
     /// this runs once per matched observation, and a new Set and array each time was most of it.
-    mutating func mergeEvidence(_ more: [String]) {
+    mutating func mergeEvidence(_ more: some Collection<String>) {
         if !zip(evidence, evidence.dropFirst()).allSatisfy({ $0 < $1 }) {
             evidence = Array(Set(evidence).sorted().prefix(Self.maxEvidence))  // a list read from a file, unsorted
         }
@@ -218,6 +236,17 @@ public struct Aggregates: Sendable {
         let dayNumber = o.timestamp.seconds / 86_400
         if dayNumber != lastDay.number { lastDay = (dayNumber, o.timestamp.day) }
         let key = AggregateKey(day: lastDay.text, user: a.user, serviceID: m.serviceID, region: a.region.key)
+        let isLookup = o.hostSource == .dnsQuery
+        let offHours = hours.isOffHours(o.timestamp)
+        staleSortedRows()
+        if let i = rows.index(forKey: key) {
+            // Most observations land in a row that exists: counted in place, no row value built (its
+            // strings and evidence list) only to be merged and dropped.
+            if !isLookup { self.hours[Int(floorMod(o.timestamp.seconds, 86_400) / 3600)] += 1 }
+            rows.values[i].count(o, isLookup: isLookup, offHours: offHours, how: a.region.how, approved: approved,
+                                 weak: m.evidence == .weak)
+            return
+        }
         var v = AggregateValue(
             firstSeen: o.timestamp, lastSeen: o.timestamp,
             match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
@@ -233,8 +262,8 @@ public struct Aggregates: Sendable {
             if let down = o.bytesDown { v.bytesDown = down } else { v.bytesDownUnknown = 1 }
             self.hours[Int(floorMod(o.timestamp.seconds, 86_400) / 3600)] += 1  // the UTC hour
         }
-        v.offHoursConnections = hours.isOffHours(o.timestamp) ? 1 : 0
-        insert(key, v)
+        v.offHoursConnections = offHours ? 1 : 0
+        rows[key] = v
     }
 
     public mutating func merge(_ other: Aggregates) {

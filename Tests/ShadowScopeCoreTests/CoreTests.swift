@@ -175,6 +175,32 @@ final class AggregatesTests: XCTestCase {
         XCTAssertEqual(whole.rows.count, Set(observations.filter { $0.host != "www.example.org" }.map { "\($0.timestamp.day)|\($0.user!)" }).count)
     }
 
+    /// `add` counts an observation into an existing row in place; that must be what merging the
+    /// observation's own one-row aggregate gives: DNS look-ups, unknown sizes, weak matches, off hours.
+    func testCountingIntoARowEqualsMergingTheObservationsOwnRow() {
+        let weak = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
+                                category: "model-api", tierInName: false, evidence: .weak)
+        let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        var hours = BusinessHours()
+        hours.weekdays = [1, 2, 3, 4, 5]
+        var whole = Aggregates(), singles = Aggregates()
+        for i in 0..<300 {
+            var o = observation(i % 50, up: i % 7 == 0 ? nil : Int64(i * 13))
+            if i % 5 == 0 { o.hostSource = .dnsQuery }
+            if i % 11 == 0 { o.bytesDown = nil }
+            o.source = SourceRef(file: "f", position: .line(1000 - i))
+            var a = attributor.attribute(o)
+            if i % 9 == 0, a.match != nil { a.match = weak }
+            whole.add(o, a, hours: hours, approved: i % 13 == 0 ? ["openai-api"] : [])
+            var one = Aggregates()
+            one.add(o, a, hours: hours, approved: i % 13 == 0 ? ["openai-api"] : [])
+            singles.merge(one)
+        }
+        XCTAssertEqual(whole.rows, singles.rows)
+        XCTAssertEqual(whole.hours, singles.hours)
+        XCTAssertTrue(whole.rows.values.contains { $0.lookups > 0 && $0.connections > 0 && $0.evidence.count == AggregateValue.maxEvidence })
+    }
+
     /// Observations an hour apart from 2026-11-25T12:10:02Z: every UTC hour gets its share.
     func testHourHistogramCountsConnectionsPerUTCHourForTheReport() {
         let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
