@@ -68,7 +68,7 @@ public struct JSONWriter {
     /// The bytes that open each field of objects written at one depth: the comma (none before the
     /// first), the newline and indent when pretty, the quoted key and the colon. Made once, so a field
     /// of a row costs one copy; the summary writes 25 fields for each of hundreds of thousands of rows.
-    public struct FieldOpenings {
+    public struct FieldOpenings: Sendable {
         fileprivate let openings: [[UInt8]]
     }
 
@@ -90,6 +90,21 @@ public struct JSONWriter {
     public mutating func open(_ fields: FieldOpenings, _ index: Int) {
         bytes.append(contentsOf: fields.openings[index])
         needsComma[needsComma.count - 1] = true
+    }
+
+    /// An empty writer at this writer's place in the document, as if `afterItems` told whether items
+    /// came before: parts of one array written apart (on other threads) and joined with `append`.
+    public func continuation(afterItems: Bool) -> JSONWriter {
+        var w = JSONWriter(pretty: pretty)
+        w.needsComma = needsComma
+        w.needsComma[w.needsComma.count - 1] = afterItems
+        return w
+    }
+
+    /// Takes the bytes of a continuation of this writer, written after everything here.
+    public mutating func append(continuation part: JSONWriter) {
+        bytes.append(contentsOf: part.bytes)
+        if part.needsComma.last == true { needsComma[needsComma.count - 1] = true }
     }
 
     public mutating func rawValue(_ v: String?) { if let v { appendString(v) } else { appendNull() } }

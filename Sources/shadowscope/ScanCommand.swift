@@ -293,7 +293,11 @@ struct Scan: ParsableCommand {
         var context = SummaryContext(tool: "shadowscope \(ShadowScope.version)", geoip: setup.geoInfo, hours: hours,
                                      policySource: setup.policy.source)
         context.localTimes = timezone.map { "\($0) (--timezone)" } ?? SummaryContext.localTimesAsUTC
-        if let summaryOut { writeSummaryJSON(inputs: reports, aggregates: aggregates, context: context) { summaryOut.write($0) } }
+        if let summaryOut {
+            // Rows formatted on the scan's threads (`--jobs`); the bytes do not depend on how many.
+            let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+            writeSummaryJSON(inputs: reports, aggregates: aggregates, context: context, threads: threads) { summaryOut.write($0) }
+        }
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
         // --report: the HTML page for people, from the same figures and alerts.

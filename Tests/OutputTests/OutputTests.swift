@@ -131,6 +131,31 @@ final class SummaryJSONTests: XCTestCase {
         XCTAssertEqual(rows.compactMap { $0["bytes_up"] as? Int }.reduce(0, +), (0..<4_000).reduce(0, +))
     }
 
+    /// Rows formatted on several threads (`scan --jobs`) give the bytes one thread writes: no rows, fewer
+    /// rows than threads, and more than one block of rows.
+    func testSummaryWrittenOnSeveralThreadsIsTheSameDocument() {
+        let match = ServiceMatch(serviceID: "openai-chatgpt", vendor: "OpenAI", service: "ChatGPT", tier: "consumer",
+                                 category: "chat", tierInName: false, evidence: .strong)
+        let context = SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours())
+        for count in [0, 1, 2, 3, 40_000] {
+            var agg = Aggregates()
+            for i in 0..<count {
+                var o = Observation(timestamp: Timestamp(seconds: 1_795_608_606 + Int64(i)), source: SourceRef(file: "a.log", position: .line(i + 1)))
+                o.bytesUp = Int64(i)
+                agg.add(o, Attribution(match: match, user: "user\(i)", region: .unknown), hours: BusinessHours(), approved: [])
+            }
+            func written(_ threads: Int) -> [UInt8] {
+                var out: [UInt8] = []
+                writeSummaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context,
+                                 threads: threads) { out += $0 }
+                return out
+            }
+            let one = written(1)
+            XCTAssertEqual(written(2), one, "\(count) rows, 2 threads")
+            XCTAssertEqual(written(3), one, "\(count) rows, 3 threads")
+        }
+    }
+
     func testSummaryRowsCarryContractFieldsAndNullForAllUnknown() throws {
         let match = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
                                  category: "model-api", tierInName: false, evidence: .strong)
