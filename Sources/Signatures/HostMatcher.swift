@@ -136,7 +136,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         guard n > 0, let base = bytes.baseAddress else { return true }
         // Not in normal form (upper case, a trailing dot): the caller parses the line fully.
         if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return true }
-        for i in 0..<n where (0x41...0x5A).contains(base.load(fromByteOffset: i, as: UInt8.self)) { return true }
+        if Self.hasUpperCase(base, n) { return true }
         var h = Self.offset
         var end = n
         var labels = 0
@@ -149,6 +149,24 @@ public struct HostMatcher: ServiceMatcher, Sendable {
             if start == 0 { return match(bytes: bytes) != nil }  // a single label: only an exact host can match
             end = start - 1
         }
+    }
+
+    /// Whether a byte of `base[0..<n]` is an ASCII upper-case letter: eight bytes at a time with the
+    /// "has a byte between m and n" word test (0x40 < b < 0x5B; bytes with the high bit set never count).
+    @inline(__always) static func hasUpperCase(_ base: UnsafeRawPointer, _ n: Int) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        var i = 0
+        while i + 8 <= n {
+            let x = UInt64(littleEndian: (base + i).loadUnaligned(as: UInt64.self))
+            let low = x & (ones &* 127)
+            if (ones &* (127 + 0x5B) &- low) & ~x & (low &+ ones &* (127 - 0x40)) & (ones &* 128) != 0 { return true }
+            i += 8
+        }
+        while i < n {
+            if (0x41...0x5A).contains(base.load(fromByteOffset: i, as: UInt8.self)) { return true }
+            i += 1
+        }
+        return false
     }
 
     public func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch? {

@@ -129,6 +129,22 @@ final class MayMatchTests: XCTestCase {
     }
 }
 
+final class UpperCaseTestTests: XCTestCase {
+    /// The eight-bytes-at-a-time upper-case test against the byte-by-byte definition, on every length up
+    /// to 40 and bytes from the whole range (the edges 0x40, 0x41, 0x5A, 0x5B, and their high-bit twins).
+    func testWordTestAgreesWithTheDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        let edges: [UInt8] = [0x40, 0x41, 0x5A, 0x5B, 0x61, 0x7A, 0xC0, 0xC1, 0xDA, 0xDB, 0x00, 0xFF]
+        for n in 0...40 {
+            for _ in 0..<400 {
+                let bytes = (0..<n).map { _ in Bool.random(using: &rng) ? edges.randomElement(using: &rng)! : UInt8.random(in: 0x61...0x7A, using: &rng) }
+                let expected = bytes.contains { (0x41...0x5A).contains($0) }
+                XCTAssertEqual(bytes.withUnsafeBytes { HostMatcher.hasUpperCase($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, n) }, expected, "\(bytes)")
+            }
+        }
+    }
+}
+
 final class CatalogErrorTests: XCTestCase {
     func errors(_ files: [(String, String)]) -> [String] {
         do {
