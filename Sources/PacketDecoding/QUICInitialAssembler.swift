@@ -161,7 +161,8 @@ public struct QUICInitialAssembler: Sendable {
     /// Takes one Q046 packet: cleartext, its CHLO on stream 1. A server's packet (no destination
     /// connection ID) is stepped over.
     private mutating func addQ046(_ bytes: UnsafeRawBufferPointer) throws(DecodeError) -> TLSClientHello.Hello? {
-        guard bytes.count > 5, bytes[5] >> 4 != 0 else {
+        guard bytes.count > 5 else { throw DecodeError(GoogleQUIC.badPacket, at: bytes.count, "Q046 header of \(bytes.count) bytes") }
+        guard bytes[5] >> 4 != 0 else {
             counters.skippedPackets += 1
             return nil
         }

@@ -199,8 +199,12 @@ def hkdf_label(secret, label, length):
     return out[:length]
 
 
-def quic_client_keys(dcid):
-    initial = hmac.new(bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a"), dcid, hashlib.sha256).digest()
+V1_SALT = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+Q050_SALT = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")  # Google QUIC Q050 (Chromium)
+
+
+def quic_client_keys(dcid, salt=V1_SALT):
+    initial = hmac.new(salt, dcid, hashlib.sha256).digest()
     client = hkdf_label(initial, b"client in", 32)
     return hkdf_label(client, b"quic key", 16), hkdf_label(client, b"quic iv", 12), hkdf_label(client, b"quic hp", 16)
 
@@ -216,10 +220,10 @@ def qvarint(v, size=None):
 DCID = bytes.fromhex("8394c8f03e515708")
 
 
-def quic_initial(payload, pn=0, dcid=DCID, token=b"", token_len=None, length_size=2):
-    key, iv, hp = quic_client_keys(dcid)
+def quic_initial(payload, pn=0, dcid=DCID, token=b"", token_len=None, length_size=2, version=b"\x00\x00\x00\x01", salt=V1_SALT):
+    key, iv, hp = quic_client_keys(dcid, salt)
     payload = payload + b"\0" * max(0, 4 - len(payload))
-    header = b"\xc3\x00\x00\x00\x01" + bytes([len(dcid)]) + dcid + b"\x00"
+    header = b"\xc3" + version + bytes([len(dcid)]) + dcid + b"\x00"
     header += qvarint(len(token) if token_len is None else token_len) + token
     header += qvarint(4 + len(payload) + 16, length_size)
     pn_off = len(header)
@@ -418,6 +422,32 @@ def quic():
                           ("hello-length-past-crypto", crypto_frame(0, b"\x01\xff\xff\xff" + hello[4:60]))]:
         write("quic", f"quic-{name}.pcap", pcap([udp_frame(quic_initial(payload + b"\0" * 100))]),
               flagged=name != "crypto-offset-8-byte-zero")
+    # Google QUIC: Q046 in cleartext (nibble CID lengths, packet number, 12-byte hash, STREAM frames on
+    # stream 1 carrying a CHLO) and Q050 (protected with its salt, gQUIC CRYPTO frame 0x08, a CHLO).
+    def chlo(entries, count=None):
+        head, values, end = b"CHLO" + struct.pack("<HH", len(entries) if count is None else count, 0), b"", 0
+        for tag, value, at in entries:
+            end += len(value)
+            head += tag + struct.pack("<I", end if at is None else at)
+            values += value
+        return head + values
+    good = chlo([(b"SNI\0", b"gemini.google.com", None)])
+    q046 = b"\xc3Q046\x50" + DCID + struct.pack(">I", 1) + bytes(12)
+    for name, pkt in [("q046-header-5-bytes", b"\xc3Q046"),
+                      ("q046-cid-nibbles-ff", b"\xc3Q046\xff" + DCID + bytes(20)),
+                      ("q046-stream-length-past-packet", q046 + b"\xa0\x01" + struct.pack(">H", 5000) + good),
+                      ("q046-stream-id-8-bytes-offset-8-bytes", q046 + b"\xbf" + b"\xff" * 16 + struct.pack(">H", len(good)) + good),
+                      ("q046-chlo-tag-count-65535", q046 + b"\xa0\x01" + struct.pack(">H", 8) + chlo([], count=65535)),
+                      ("q046-chlo-offsets-backwards", q046 + b"\xa0\x01" + struct.pack(">H", 30)
+                       + chlo([(b"PAD\0", b"ab", 4), (b"SNI\0", b"a.ai", 2)])),
+                      ("q046-chlo-value-offset-4g", q046 + b"\xa0\x01" + struct.pack(">H", 20) + chlo([(b"SNI\0", b"a.ai", 2**32 - 1)])),
+                      ("q050-crypto-length-past-packet", quic_initial(b"\x08\x00" + qvarint(5000, 2) + good + b"\0" * 100,
+                                                                     version=b"Q050", salt=Q050_SALT)),
+                      ("q050-chlo-tag-count-65535", quic_initial(b"\x08\x00" + qvarint(8) + chlo([], count=65535) + b"\0" * 100,
+                                                                version=b"Q050", salt=Q050_SALT))]:
+        write("quic", f"gquic-{name}.pcap", pcap([udp_frame(pkt)]))
+    write("quic", "gquic-q050-valid.pcap", pcap([udp_frame(quic_initial(b"\x08\x00" + qvarint(len(good)) + good + b"\0" * 900,
+                                                                         version=b"Q050", salt=Q050_SALT))]), flagged=False)
     # 20 Initials of one flow, each a 1-byte CRYPTO frame: past the per-flow limit.
     write("quic", "quic-too-many-initials.pcap", pcap([udp_frame(quic_initial(crypto_frame(i, hello[i:i + 1]) + b"\0" * 30, pn=i)) for i in range(20)]))
 
