@@ -64,8 +64,6 @@ final class Flow {
     var newer: Flow? = nil
     let client: IPAddress
     let clientPort: UInt16
-    /// DNS messages this TCP connection carried: such a connection is reported by its messages.
-    var dnsMessages: Int32 = 0
     let server: IPAddress
     let serverPort: UInt16
     var nameFrame: Int? = nil
@@ -75,6 +73,9 @@ final class Flow {
     var finDown = false
     var reset = false
     var nameSettled = false
+    /// This TCP connection carried DNS messages: it is reported by them, not as a flow. A flag, not a
+    /// count: a resolver's connection kept open for weeks would overflow any small counter.
+    var carriedDNS = false
     var hostSource: HostSource? = nil
     var lane: IdleLane = .tcpOpen
     var linked = false

@@ -65,7 +65,7 @@ public struct FlowTable {
             report.notAnalyzed["udp-flows-not-quic", default: 0] += 1
             return
         }
-        if f.dnsMessages > 0 {
+        if f.carriedDNS {
             report.notAnalyzed["tcp-flows-dns", default: 0] += 1
             return
         }
@@ -362,7 +362,7 @@ public struct FlowTable {
             r.consume(framed.length + 2)
             switch outcome {
             case .success(let m):
-                f.dnsMessages += 1
+                f.carriedDNS = true
                 dns.add(m, from: src, port: sport, to: dst, port: dport, transport: .tcp, size: Int64(framed.length + 2),
                         ts: ts, source: SourceRef(file: file, position: .frame(frame)), report: &report, emit: emit)
             case .failure(let e):
