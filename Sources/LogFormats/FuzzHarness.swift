@@ -36,6 +36,8 @@ public enum LogFuzzHarness {
 
     /// The first byte picks a format; the rest is read through LineReader in chunks of a size taken
     /// from the second byte, and every line goes to that format's parser. The sniffer sees the same bytes.
+    /// When the second byte is odd the scanner also drops hosts outside a stand-in catalog (hosts whose
+    /// length is a multiple of three), the quick path `scan` takes: `quickHost` and the bulk counter.
     @Sendable public static func logs(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count >= 2 else { return }
         let format = formats[Int(bytes[0]) % formats.count]
@@ -43,7 +45,8 @@ public enum LogFuzzHarness {
         _ = detectLogFormat(sample: text)
         var source = ChunkedMemorySource(bytes: Array(text), chunk: Int(bytes[1]) + 1)
         var report = InputReport(file: "fuzz", format: format.name)
-        LogScanner(format: format).scan(source: &source, file: "fuzz", report: &report) { o in _ = o.host }
+        let relevant: ((UnsafeRawBufferPointer) -> Bool)? = bytes[1] & 1 == 1 ? { $0.count % 3 == 0 } : nil
+        LogScanner(format: format, isRelevant: relevant).scan(source: &source, file: "fuzz", report: &report) { o in _ = o.host }
     }
 
     /// The input goes to the decompressor its magic names (gzip, zstd, bzip2, xz; without a known magic

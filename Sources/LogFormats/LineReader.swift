@@ -29,7 +29,11 @@ public struct LineReader {
     /// Reads `source` to its end, calling `body` with each line and its 1-based number (`firstLine` for
     /// the first: a part of a file cut at line boundaries goes on counting where the part before ends). When the
     /// source fails midway (a truncated gzip member), the lines before are delivered first.
+    /// `skipLines`, given the buffered text from a line start and that line's number, may take whole
+    /// lines in bulk instead: it returns the bytes and lines it took (and those lines never reach
+    /// `body`), or nil to be asked no more.
     public static func forEachLine(source: inout some ByteSource, firstLine: Int = 1,
+                                   skipLines: (UnsafeRawBufferPointer, Int) -> (bytes: Int, lines: Int)? = { _, _ in nil },
                                    _ body: (Line, Int) -> Void) throws(ReadError) {
         var buffer = [UInt8](repeating: 0, count: chunkSize + maxLineBytes + 1)
         var filled = 0
@@ -37,6 +41,7 @@ public struct LineReader {
         var skippingLongLine = false
         var longLength = 0
         var failure: ByteSourceError? = nil
+        var skipping = true
         while true {
             // Fill after what is left of the previous chunk.
             var n = 0
@@ -61,6 +66,16 @@ public struct LineReader {
                 }
                 var nextNUL = nul(from: 0)
                 while start < filled {
+                    if skipping && !skippingLongLine {
+                        if let (bytes, lines) = skipLines(UnsafeRawBufferPointer(rebasing: raw[start..<filled]), lineNumber + 1) {
+                            start += bytes
+                            lineNumber += lines
+                            if nextNUL < start { nextNUL = nul(from: start) }
+                            if start == filled { break }
+                        } else {
+                            skipping = false
+                        }
+                    }
                     guard let nl = memchr(raw.baseAddress! + start, 0x0A, filled - start) else { break }
                     let end = raw.baseAddress!.distance(to: UnsafeRawPointer(nl))
                     lineNumber += 1

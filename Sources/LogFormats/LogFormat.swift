@@ -30,10 +30,17 @@ public protocol LineParser {
     /// The host field's raw bytes when they can be found without parsing the whole line, or nil.
     /// The scanner uses it to skip building records for hosts outside the catalog.
     func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
+    /// How many lines at the start of `text` `quickHost` and `isRelevant` would drop one by one, and
+    /// the bytes they take (up to and including the last one's LF), counted in bulk; nil when the
+    /// format has no bulk counter. Stops at the first line that needs a closer look.
+    func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+                             isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)?
 }
 
 extension LineParser {
     public func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? { nil }
+    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)? { nil }
 }
 
 /// A format whose lines stand alone is its own parser.

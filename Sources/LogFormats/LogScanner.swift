@@ -10,6 +10,9 @@ public struct LogScanner {
     public var isRelevant: ((UnsafeRawBufferPointer) -> Bool)?
     /// `--timezone`: the zone of times written without one; nil takes them as UTC.
     public var localZone: LocalTimeZone?
+    /// Whether lines the parser can count in bulk (`LineParser.skipIrrelevantLines`) are; off only in
+    /// tests that check the bulk count against the line-by-line one.
+    var bulkSkipping = true
 
     public init(format: any LogFormat, isRelevant: ((UnsafeRawBufferPointer) -> Bool)? = nil) {
         self.format = format
@@ -36,7 +39,14 @@ public struct LogScanner {
             emitRaw(o)
         }
         do {
-            try LineReader.forEachLine(source: &source, firstLine: firstLine) { line, number in
+            try LineReader.forEachLine(source: &source, firstLine: firstLine, skipLines: { text, number in
+                // Lines the parser counts in bulk are records and observations, just not parsed.
+                guard bulkSkipping, let isRelevant, let (bytes, lines) = parser.skipIrrelevantLines(text, isRelevant: isRelevant) else { return nil }
+                report.records += lines
+                report.observations += lines
+                lastLine = number + lines - 1
+                return (bytes, lines)
+            }) { line, number in
                 lastLine = number
                 report.records += 1
                 switch line {

@@ -52,29 +52,104 @@ public struct SquidNative: StatelessLogFormat {
             offset += 8
         }
         guard fields == Self.fieldCount else { return nil }
+        return Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart)
+    }
+
+    /// The host of the request target whose method field starts at `methodStart`, URL at `urlStart`
+    /// and user at `userStart` (fields of a line at `base`, separated by runs of spaces), or nil when
+    /// it is not a plain `host:port` (CONNECT) or `scheme://host...` target.
+    @inline(__always)
+    static func targetHost(_ base: UnsafeRawPointer, methodStart: Int, urlStart: Int, userStart: Int) -> UnsafeRawBufferPointer? {
         // Each field ends at the first space after its start; the next field starts after a run of them.
         var methodEnd = urlStart
         while base.load(fromByteOffset: methodEnd - 1, as: UInt8.self) == 0x20 { methodEnd -= 1 }
         var urlEnd = userStart
         while base.load(fromByteOffset: urlEnd - 1, as: UInt8.self) == 0x20 { urlEnd -= 1 }
-        let url = UnsafeRawBufferPointer(rebasing: line[urlStart..<urlEnd])
         if methodEnd - methodStart == 7 && base.load(fromByteOffset: methodStart, as: UInt8.self) == 0x43 {  // CONNECT
-            guard let colon = url.lastIndex(of: 0x3A), url.first != 0x5B else { return nil }
-            return UnsafeRawBufferPointer(rebasing: url[..<colon])
+            guard base.load(fromByteOffset: urlStart, as: UInt8.self) != 0x5B else { return nil }
+            var colon = urlEnd - 1
+            while colon >= urlStart && base.load(fromByteOffset: colon, as: UInt8.self) != 0x3A { colon -= 1 }
+            guard colon >= urlStart else { return nil }
+            return UnsafeRawBufferPointer(start: base + urlStart, count: colon - urlStart)
         }
         // scheme://host[:port]/...
-        var j = 0
-        while j + 2 < url.count && !(url[j] == 0x3A && url[j + 1] == 0x2F && url[j + 2] == 0x2F) { j += 1 }
-        guard j + 2 < url.count else { return nil }
+        var j = urlStart
+        while j + 2 < urlEnd && !(base.load(fromByteOffset: j, as: UInt8.self) == 0x3A
+                                   && base.load(fromByteOffset: j + 1, as: UInt8.self) == 0x2F
+                                   && base.load(fromByteOffset: j + 2, as: UInt8.self) == 0x2F) { j += 1 }
+        guard j + 2 < urlEnd else { return nil }
         let hostStart = j + 3
         var k = hostStart
-        while k < url.count {
-            let c = url[k]
+        while k < urlEnd {
+            let c = base.load(fromByteOffset: k, as: UInt8.self)
             if c == 0x2F || c == 0x3A || c == 0x3F || c == 0x23 { break }
             if c == 0x40 || c == 0x5B { return nil }  // user@host or [IPv6]: full parse
             k += 1
         }
-        return k > hostStart ? UnsafeRawBufferPointer(rebasing: url[hostStart..<k]) : nil
+        return k > hostStart ? UnsafeRawBufferPointer(start: base + hostStart, count: k - hostStart) : nil
+    }
+
+    /// Counts the lines at the start of `text` that are ten-field records with a plain host which
+    /// `isRelevant` rejects — exactly the lines `quickHost` and `isRelevant` would drop one by one —
+    /// and stops at the first line that needs a closer look: one with a tab, CR (other than before its
+    /// LF), or NUL, one longer than the line cap, one with another field count or target, one whose
+    /// host is relevant, or the unfinished line at the end. Sixty-four bytes are classified at a time
+    /// and only field starts and line ends are visited, so a line costs about a dozen steps.
+    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)? {
+        guard let base = text.baseAddress else { return (0, 0) }
+        let n = text.count
+        var lineStart = 0, lines = 0
+        var fields = 0
+        var methodStart = 0, urlStart = 0, userStart = 0
+        var cr = -1  // where a CR sits in this line (allowed only just before the LF)
+        var previousWasSeparator: UInt64 = 1  // the text starts at a line start
+        var block = 0
+        while block < n {
+            var classes: ByteClasses
+            if n - block >= 64 {
+                classes = ByteClasses(base + block)
+            } else {
+                // The last, short block: classify a copy, and ignore the bytes past the end.
+                var copy: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+                classes = withUnsafeMutableBytes(of: &copy) { raw in
+                    raw.baseAddress!.copyMemory(from: base + block, byteCount: n - block)
+                    return ByteClasses(UnsafeRawPointer(raw.baseAddress!))
+                }
+                let valid = (UInt64(1) << UInt64(n - block)) &- 1
+                classes.newline &= valid
+                classes.space &= valid
+                classes.control &= valid
+            }
+            let separators = classes.space | classes.newline
+            let starts = ~separators & (separators << 1 | previousWasSeparator)
+            previousWasSeparator = separators >> 63
+            var events = starts | classes.newline | classes.control
+            while events != 0 {
+                let bit = events & (0 &- events)
+                let at = block + bit.trailingZeroBitCount
+                events &= events &- 1
+                if classes.control & bit != 0 {
+                    // A tab or NUL always needs the line-by-line path; so does a CR anywhere but before the LF.
+                    guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines) }
+                    cr = at
+                }
+                if starts & bit != 0 {
+                    fields += 1
+                    if fields == 6 { methodStart = at } else if fields == 7 { urlStart = at } else if fields == 8 { userStart = at }
+                } else if classes.newline & bit != 0 {
+                    guard fields == Self.fieldCount, cr < 0 || cr == at - 1, at - lineStart <= LineReader.maxLineBytes,
+                          let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart),
+                          !isRelevant(host) else { return (lineStart, lines) }
+                    lines += 1
+                    lineStart = at + 1
+                    fields = 0
+                    cr = -1
+                }
+            }
+            block += 64
+        }
+        return (lineStart, lines)
     }
 
     /// The high bit of each byte of `v` that is zero, and no other bit (exact: no carries between bytes).

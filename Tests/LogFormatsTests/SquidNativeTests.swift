@@ -256,3 +256,123 @@ final class SquidQuickHostTests: XCTestCase {
         XCTAssertEqual(host("1795608606.105 30 127.0.0.1 TCP_MISS/200 5 GET http://Claude.AI:8080/x alice HIER_DIRECT/1.2.3.4 -"), "Claude.AI")
     }
 }
+
+final class SquidBulkSkipTests: XCTestCase {
+    /// The test's stand-in for the catalog: a host is relevant when its length is 1 more than a multiple of three,
+    /// so about a third of any set of lines are, spread through the text.
+    static func relevant(_ host: UnsafeRawBufferPointer) -> Bool { host.count % 3 == 1 }
+
+    /// What the bulk counter must take from `text`: the leading complete lines with no tab or NUL, a CR
+    /// only just before the LF, within the line cap, with a host (the byte-at-a-time reference
+    /// quickHost, a CR being an ordinary byte there) that is not relevant.
+    static func referenceSkip(_ text: [UInt8]) -> (bytes: Int, lines: Int) {
+        var start = 0, lines = 0
+        while let lf = text[start...].firstIndex(of: 0x0A) {
+            let line = Array(text[start..<lf])
+            if line.contains(0x09) || line.contains(0) || line.count > LineReader.maxLineBytes { break }
+            if let cr = line.firstIndex(of: 0x0D), cr != line.count - 1 { break }
+            let skip = line.withUnsafeBytes { raw in
+                SquidQuickHostTests.referenceQuickHost(raw).map { !relevant($0) } ?? false
+            }
+            if !skip { break }
+            lines += 1
+            start = lf + 1
+        }
+        return (start, lines)
+    }
+
+    static func variants() throws -> [[UInt8]] {
+        var lines = try String(contentsOfFile: TestPaths.fixture("squid-access.log"), encoding: .utf8)
+            .split(separator: "\n").map { Array($0.utf8) }
+        lines.append(Array("1 2 3 4 5 CONNECT a.b:443 7 8 9".utf8))
+        lines.append(Array("1795606324.007   4596 10.218.17.57 TCP_MISS/200 878085 GET http://site934-cdn.org/path/1596?q=625 user1182 HIER_DIRECT/203.0.113.160 text/html".utf8))
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array(" \t\r\0:/@[.aC\n".utf8)
+        var out: [[UInt8]] = []
+        for line in lines {
+            out.append(line)
+            out.append(line + [0x0D])
+            for _ in 0..<40 {
+                var m = line
+                for _ in 0..<Int.random(in: 1...3, using: &rng) {
+                    let at = Int.random(in: 0...m.count, using: &rng)
+                    switch Int.random(in: 0..<3, using: &rng) {
+                    case 0: m.insert(alphabet.randomElement(using: &rng)!, at: at)
+                    case 1: if at < m.count { m.remove(at: at) }
+                    default: if at < m.count { m[at] = alphabet.randomElement(using: &rng)! }
+                    }
+                }
+                out.append(m)
+            }
+        }
+        return out
+    }
+
+    /// Texts of random runs of real and mutated lines, at every alignment to the 64-byte blocks, cut
+    /// anywhere: the bulk count is exactly the line-by-line one.
+    func testBulkCountTakesExactlyTheLinesTheLineByLinePathWouldDrop() throws {
+        let pool = try Self.variants()
+        var rng = SystemRandomNumberGenerator()
+        var sawSkips = 0, sawStops = 0
+        for round in 0..<3000 {
+            var text: [UInt8] = Array(repeating: 0x41, count: round % 64)  // shifts the lines against the blocks
+            let lead = text.count
+            text.append(0x0A)
+            // Mostly lines the counter takes, so that runs of them reach far into the text.
+            for _ in 0..<Int.random(in: 1...30, using: &rng) {
+                var line = pool.randomElement(using: &rng)!
+                if Bool.random(using: &rng) { line = pool[pool.count - 42] }  // the generated-style line, not relevant
+                text += line
+                text.append(0x0A)
+            }
+            if round % 3 == 0 { text.removeLast(Int.random(in: 0...min(20, text.count - lead - 1), using: &rng)) }
+            let body = Array(text[(lead + 1)...])
+            let expected = Self.referenceSkip(body)
+            let got = body.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) }
+            XCTAssertEqual(got?.bytes, expected.bytes, String(decoding: body, as: UTF8.self))
+            XCTAssertEqual(got?.lines, expected.lines)
+            if expected.lines > 0 { sawSkips += 1 }
+            if expected.bytes < body.count { sawStops += 1 }
+        }
+        XCTAssertGreaterThan(sawSkips, 500)
+        XCTAssertGreaterThan(sawStops, 500)
+    }
+
+    func testBulkCountStopsAtLongLinesAndUnfinishedOnes() {
+        let good = Array("1795606324.017   3953 10.53.248.108 TCP_TUNNEL/200 506913 CONNECT site1528-news.com:443 user1549 HIER_DIRECT/203.0.113.85 -\n".utf8)
+        let long = Array("1 2 3 4 5 CONNECT h.example:443 7 8 ".utf8) + Array(repeating: 0x78, count: LineReader.maxLineBytes) + [0x0A]
+        func skip(_ t: [UInt8]) -> (bytes: Int, lines: Int)? { t.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) } }
+        XCTAssertEqual(skip(good + good + long + good)?.lines, 2, "a line over the cap goes to the line-by-line path")
+        XCTAssertEqual(skip(good + good.dropLast())?.bytes, good.count, "an unfinished line is left for the next read")
+        XCTAssertEqual(skip([])?.lines, 0)
+        XCTAssertEqual(skip([0x0A])?.lines, 0, "a blank line is not a record")
+    }
+
+    /// A whole log of mutated lines through LogScanner, with and without bulk counting: the same
+    /// report (records, observations, skips and their samples) and the same observations.
+    func testScanWithBulkCountingGivesTheSameReportAndObservations() throws {
+        let pool = try Self.variants()
+        var rng = SystemRandomNumberGenerator()
+        var text: [UInt8] = []
+        for _ in 0..<20_000 { text += pool.randomElement(using: &rng)! + [0x0A] }
+        func scan(bulk: Bool) -> ([Observation], InputReport) {
+            var scanner = LogScanner(format: SquidNative(), isRelevant: Self.relevant)
+            scanner.bulkSkipping = bulk
+            var source = LogFuzzHarness.ChunkedMemorySource(bytes: text, chunk: 100_000)
+            var report = InputReport(file: "mutated.log", format: "squid")
+            var out: [Observation] = []
+            scanner.scan(source: &source, file: "mutated.log", report: &report) { out.append($0) }
+            return (out, report)
+        }
+        let (bulkObservations, bulkReport) = scan(bulk: true)
+        let (lineObservations, lineReport) = scan(bulk: false)
+        XCTAssertEqual(bulkReport.records, lineReport.records)
+        XCTAssertEqual(bulkReport.observations, lineReport.observations)
+        XCTAssertEqual(bulkReport.skipped, lineReport.skipped)
+        XCTAssertEqual(bulkReport.skippedSamples, lineReport.skippedSamples)
+        XCTAssertEqual(bulkReport.capsHit, lineReport.capsHit)
+        XCTAssertEqual(bulkObservations.map { "\($0)" }, lineObservations.map { "\($0)" })
+        XCTAssertGreaterThan(lineReport.observations, 10_000)
+        XCTAssertGreaterThan(lineReport.skipped, 1_000)
+    }
+}

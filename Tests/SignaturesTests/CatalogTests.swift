@@ -103,16 +103,20 @@ final class HostMatcherTests: XCTestCase {
 /// Every catalog error names the file and the line a person must fix.
 final class MayMatchTests: XCTestCase {
     /// HostMatcher's own `mayMatch` (the log scanner's per-line test) answers as the definition does:
-    /// true for a name not in normal form (upper case, trailing dot), else whether it matches. Tried on
-    /// every catalog host, their subdomains and near misses, and random names.
+    /// true for a trailing dot (the caller parses the line fully); for a name in lower case, whether it
+    /// matches; for one with upper case, true at least whenever its lower-case form matches (it may
+    /// say true for more, never for less). Tried on every catalog host, their subdomains (short and
+    /// over the 16 bytes the last-two-labels filter sees), near misses, and random names.
     func testMayMatchAgreesWithItsDefinition() throws {
         let catalog = try CatalogLoader.load(directory: TestPaths.signatures)
         let matcher = HostMatcher(catalog: catalog)
-        var names = ["", ".", "a", "com", "ai", "openai.com.", "OpenAI.com", "api.OPENAI.com", "x.y", "..", "a..b", "claude.ai"]
+        var names = ["", ".", "a", "com", "ai", "openai.com.", "OpenAI.com", "api.OPENAI.com", "x.y", "..", "a..b", "claude.ai",
+                     "CLAUDE.AI", "Api.Anthropic.Com", "chatgpt.com.evil", "openai.com.", "a.b.c.d.e.f.g.h.i.j.openai.com"]
         for service in catalog.services {
             for host in service.hosts {
                 let text = host.pattern.replacingOccurrences(of: "*.", with: "").replacingOccurrences(of: "{region}", with: "eu-west-1")
-                names += [text, "www." + text, text + ".evil.com", "x" + text, String(text.dropFirst())]
+                names += [text, "www." + text, text + ".evil.com", "x" + text, String(text.dropFirst()), text.uppercased(),
+                          "a-rather-long-subdomain-label." + text, "x." + text.capitalized, "0123456789abcdef." + text]
             }
         }
         var rng = SystemRandomNumberGenerator()
@@ -120,12 +124,36 @@ final class MayMatchTests: XCTestCase {
         for _ in 0..<3_000 {
             names.append(String(decoding: (0..<Int.random(in: 1...30, using: &rng)).map { _ in letters.randomElement(using: &rng)! }, as: UTF8.self))
         }
+        var upperKept = 0
         for name in names {
             let bytes = Array(name.utf8)
-            let expected = bytes.last == 0x2E || bytes.contains { (0x41...0x5A).contains($0) } || bytes.isEmpty
-                || bytes.withUnsafeBytes { matcher.match(bytes: $0) } != nil
-            XCTAssertEqual(bytes.withUnsafeBytes { matcher.mayMatch(rawHost: $0) }, expected, name)
+            let may = bytes.withUnsafeBytes { matcher.mayMatch(rawHost: $0) }
+            if bytes.isEmpty || bytes.last == 0x2E {
+                XCTAssertTrue(may, name)
+            } else if bytes.contains(where: { (0x41...0x5A).contains($0) }) {
+                let lower = Array(name.lowercased().utf8)
+                if lower.withUnsafeBytes({ matcher.match(bytes: $0) }) != nil { XCTAssertTrue(may, name); upperKept += 1 }
+            } else {
+                XCTAssertEqual(may, bytes.withUnsafeBytes { matcher.match(bytes: $0) } != nil, name)
+            }
         }
+        XCTAssertGreaterThan(upperKept, 100)
+    }
+
+    /// The last-two-labels key is the same for a host as for the catalog name it ends in, at every
+    /// length around the 8 and 16 bytes it loads, and folds case.
+    func testLastTwoKeyOfAHostIsItsCatalogNamesKey() {
+        func key(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { HostMatcher.lastTwoKey($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) } }
+        for length in 1...24 {
+            let label = String(repeating: "q", count: length)
+            for name in ["\(label).com", "ab.\(label)"] {
+                XCTAssertEqual(key("www." + name), key(name), name)
+                XCTAssertEqual(key("a.b.c.sub-domain-0123456789." + name), key(name), name)
+                XCTAssertEqual(key(name.uppercased()), key(name), name)
+            }
+        }
+        XCTAssertNotEqual(key("openai.com"), key("openai.co"))
+        XCTAssertNotEqual(key("api.openai.com"), key("api.openai.org"))
     }
 }
 

@@ -1,0 +1,52 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
+/// Which of 64 bytes are line feeds, spaces or the control bytes a text line must not hold unexamined
+/// (tab, CR, NUL), as bit masks: bit i is byte i. Log scanners walk these masks a field or a line at
+/// a time instead of testing every byte.
+struct ByteClasses {
+    var newline: UInt64
+    var space: UInt64
+    /// Tab, CR or NUL.
+    var control: UInt64
+
+    /// The classes of the 64 bytes at `p` (all of which must be readable).
+    @inline(__always) init(_ p: UnsafeRawPointer) {
+        #if arch(x86_64)
+        // SSE2, which every x86-64 has: sixteen bytes compared per instruction.
+        let lf = _mm_set1_epi8(0x0A), sp = _mm_set1_epi8(0x20)
+        let tab = _mm_set1_epi8(0x09), cr = _mm_set1_epi8(0x0D), zero = _mm_setzero_si128()
+        var n: UInt64 = 0, s: UInt64 = 0, c: UInt64 = 0
+        for k in 0..<4 {
+            let v = _mm_loadu_si128((p + 16 * k).assumingMemoryBound(to: __m128i.self))
+            let controls = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, tab), _mm_cmpeq_epi8(v, cr)), _mm_cmpeq_epi8(v, zero))
+            n |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(v, lf)))) << (16 * k)
+            s |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(v, sp)))) << (16 * k)
+            c |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(controls))) << (16 * k)
+        }
+        newline = n; space = s; control = c
+        #else
+        // Eight bytes at a time elsewhere: a byte equal to b is a zero byte of (word ^ b repeated).
+        var n: UInt64 = 0, s: UInt64 = 0, c: UInt64 = 0
+        for k in 0..<8 {
+            let w = UInt64(littleEndian: (p + 8 * k).loadUnaligned(as: UInt64.self))
+            n |= Self.gather(Self.zeroBytes(w ^ 0x0A0A_0A0A_0A0A_0A0A)) << (8 * k)
+            s |= Self.gather(Self.zeroBytes(w ^ 0x2020_2020_2020_2020)) << (8 * k)
+            c |= Self.gather(Self.zeroBytes(w ^ 0x0909_0909_0909_0909) | Self.zeroBytes(w ^ 0x0D0D_0D0D_0D0D_0D0D)
+                             | Self.zeroBytes(w)) << (8 * k)
+        }
+        newline = n; space = s; control = c
+        #endif
+    }
+
+    /// The high bit of each zero byte of `v`, and no other bit (exact: no carries between bytes).
+    @inline(__always) static func zeroBytes(_ v: UInt64) -> UInt64 {
+        ~((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | v) & 0x8080_8080_8080_8080
+    }
+
+    /// Eight per-byte high bits → eight adjacent bits (byte i's → bit i).
+    @inline(__always) static func gather(_ highBits: UInt64) -> UInt64 {
+        ((highBits >> 7) &* 0x0102_0408_1020_4080) >> 56
+    }
+}
