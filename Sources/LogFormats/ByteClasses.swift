@@ -50,3 +50,31 @@ struct ByteClasses {
         ((highBits >> 7) &* 0x0102_0408_1020_4080) >> 56
     }
 }
+
+/// The first byte of `base[from..<to]` that ends a URL's host or makes it unusual (`/ : ? # @ [`),
+/// or `to`. `readable` is how many bytes from `base` may be read: sixteen are compared at a time
+/// while that many remain readable.
+@inline(__always)
+func firstHostDelimiter(_ base: UnsafeRawPointer, from: Int, to: Int, readable: Int) -> Int {
+    var k = from
+    #if arch(x86_64)
+    let slash = _mm_set1_epi8(0x2F), colon = _mm_set1_epi8(0x3A), question = _mm_set1_epi8(0x3F)
+    let hash = _mm_set1_epi8(0x23), at = _mm_set1_epi8(0x40), bracket = _mm_set1_epi8(0x5B)
+    while k < to && k &+ 16 <= readable {
+        let v = _mm_loadu_si128((base + k).assumingMemoryBound(to: __m128i.self))
+        let hits = _mm_or_si128(_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, slash), _mm_cmpeq_epi8(v, colon)),
+                                             _mm_or_si128(_mm_cmpeq_epi8(v, question), _mm_cmpeq_epi8(v, hash))),
+                                _mm_or_si128(_mm_cmpeq_epi8(v, at), _mm_cmpeq_epi8(v, bracket)))
+        let mask = UInt32(truncatingIfNeeded: _mm_movemask_epi8(hits))
+        if mask != 0 { return min(k &+ mask.trailingZeroBitCount, to) }
+        k &+= 16
+    }
+    #endif
+    while k < to {
+        switch base.load(fromByteOffset: k, as: UInt8.self) {
+        case 0x2F, 0x3A, 0x3F, 0x23, 0x40, 0x5B: return k
+        default: k &+= 1
+        }
+    }
+    return to
+}

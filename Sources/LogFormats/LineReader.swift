@@ -59,18 +59,22 @@ public struct LineReader {
             filled += n
             var start = 0
             buffer.withUnsafeBytes { raw in
-                // Where the next NUL is (or `filled`): one memchr per NUL, not one per line.
-                func nul(from: Int) -> Int {
-                    guard from < filled, let p = memchr(raw.baseAddress! + from, 0, filled - from) else { return filled }
-                    return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
+                // Where the next NUL is (or `filled`), found when a line needs it: one memchr per NUL,
+                // not one per line. While `skipLines` takes most lines, only the few it leaves are looked at.
+                var nextNUL = -1
+                func hasNUL(_ from: Int, _ to: Int) -> Bool {
+                    if skipping { return memchr(raw.baseAddress! + from, 0, to - from) != nil }
+                    if nextNUL < from {
+                        let p = from < filled ? memchr(raw.baseAddress! + from, 0, filled - from) : nil
+                        nextNUL = p.map { raw.baseAddress!.distance(to: UnsafeRawPointer($0)) } ?? filled
+                    }
+                    return nextNUL < to
                 }
-                var nextNUL = nul(from: 0)
                 while start < filled {
                     if skipping && !skippingLongLine {
                         if let (bytes, lines) = skipLines(UnsafeRawBufferPointer(rebasing: raw[start..<filled]), lineNumber + 1) {
                             start += bytes
                             lineNumber += lines
-                            if nextNUL < start { nextNUL = nul(from: start) }
                             if start == filled { break }
                         } else {
                             skipping = false
@@ -87,14 +91,13 @@ public struct LineReader {
                         if stop > start && raw[stop - 1] == 0x0D { stop -= 1 }
                         if end - start > maxLineBytes {
                             body(.tooLong(length: end - start), lineNumber)
-                        } else if nextNUL < end {
+                        } else if hasNUL(start, end) {
                             body(.containsNUL, lineNumber)
                         } else {
                             body(.text(UnsafeRawBufferPointer(rebasing: raw[start..<stop])), lineNumber)
                         }
                     }
                     start = end + 1
-                    if nextNUL < start { nextNUL = nul(from: start) }
                 }
             }
             if atEOF {

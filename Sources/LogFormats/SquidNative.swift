@@ -52,14 +52,15 @@ public struct SquidNative: StatelessLogFormat {
             offset += 8
         }
         guard fields == Self.fieldCount else { return nil }
-        return Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart)
+        return Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
     }
 
     /// The host of the request target whose method field starts at `methodStart`, URL at `urlStart`
     /// and user at `userStart` (fields of a line at `base`, separated by runs of spaces), or nil when
-    /// it is not a plain `host:port` (CONNECT) or `scheme://host...` target.
+    /// it is not a plain `host:port` (CONNECT) or `scheme://host...` target. `readable`: bytes that
+    /// may be read from `base`.
     @inline(__always)
-    static func targetHost(_ base: UnsafeRawPointer, methodStart: Int, urlStart: Int, userStart: Int) -> UnsafeRawBufferPointer? {
+    static func targetHost(_ base: UnsafeRawPointer, methodStart: Int, urlStart: Int, userStart: Int, readable: Int) -> UnsafeRawBufferPointer? {
         // Each field ends at the first space after its start; the next field starts after a run of them.
         var methodEnd = urlStart
         while base.load(fromByteOffset: methodEnd - 1, as: UInt8.self) == 0x20 { methodEnd -= 1 }
@@ -79,12 +80,10 @@ public struct SquidNative: StatelessLogFormat {
                                    && base.load(fromByteOffset: j + 2, as: UInt8.self) == 0x2F) { j += 1 }
         guard j + 2 < urlEnd else { return nil }
         let hostStart = j + 3
-        var k = hostStart
-        while k < urlEnd {
+        let k = firstHostDelimiter(base, from: hostStart, to: urlEnd, readable: readable)
+        if k < urlEnd {
             let c = base.load(fromByteOffset: k, as: UInt8.self)
-            if c == 0x2F || c == 0x3A || c == 0x3F || c == 0x23 { break }
             if c == 0x40 || c == 0x5B { return nil }  // user@host or [IPv6]: full parse
-            k += 1
         }
         return k > hostStart ? UnsafeRawBufferPointer(start: base + hostStart, count: k - hostStart) : nil
     }
@@ -124,27 +123,60 @@ public struct SquidNative: StatelessLogFormat {
             let separators = classes.space | classes.newline
             let starts = ~separators & (separators << 1 | previousWasSeparator)
             previousWasSeparator = separators >> 63
-            var events = starts | classes.newline | classes.control
-            while events != 0 {
-                let bit = events & (0 &- events)
-                let at = block + bit.trailingZeroBitCount
-                events &= events &- 1
-                if classes.control & bit != 0 {
-                    // A tab or NUL always needs the line-by-line path; so does a CR anywhere but before the LF.
-                    guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines) }
-                    cr = at
+            // Fields counted by popcount; only the segment where fields 6 to 8 start is walked.
+            @inline(__always) func count(_ segment: UInt64) {
+                let k = segment.nonzeroBitCount
+                if fields < 8 && fields &+ k >= 6 {
+                    var rest = segment, f = fields
+                    while rest != 0 && f < 8 {
+                        f &+= 1
+                        let at = block &+ rest.trailingZeroBitCount
+                        if f == 6 { methodStart = at } else if f == 7 { urlStart = at } else if f == 8 { userStart = at }
+                        rest &= rest &- 1
+                    }
                 }
-                if starts & bit != 0 {
-                    fields += 1
-                    if fields == 6 { methodStart = at } else if fields == 7 { urlStart = at } else if fields == 8 { userStart = at }
-                } else if classes.newline & bit != 0 {
-                    guard fields == Self.fieldCount, cr < 0 || cr == at - 1, at - lineStart <= LineReader.maxLineBytes,
-                          let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart),
-                          !isRelevant(host) else { return (lineStart, lines) }
-                    lines += 1
-                    lineStart = at + 1
-                    fields = 0
-                    cr = -1
+                fields &+= k
+            }
+            @inline(__always) func lineEnds(at: Int) -> Bool {
+                guard fields == Self.fieldCount, cr < 0 || cr == at &- 1, at &- lineStart <= LineReader.maxLineBytes,
+                      let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n),
+                      !isRelevant(host) else { return false }
+                lines &+= 1
+                lineStart = at &+ 1
+                fields = 0
+                cr = -1
+                return true
+            }
+            if classes.control == 0 {
+                // The usual block: line ends and field starts only.
+                var rest = starts
+                var newlines = classes.newline
+                while newlines != 0 {
+                    let p = newlines.trailingZeroBitCount
+                    let before = (UInt64(1) << UInt64(p)) &- 1
+                    count(rest & before)
+                    rest &= ~before
+                    newlines &= newlines &- 1
+                    guard lineEnds(at: block &+ p) else { return (lineStart, lines) }
+                }
+                count(rest)
+            } else {
+                // A tab, CR or NUL in the block: visit every field start, line end and control byte in order.
+                var events = starts | classes.newline | classes.control
+                while events != 0 {
+                    let bit = events & (0 &- events)
+                    let at = block &+ bit.trailingZeroBitCount
+                    events &= events &- 1
+                    if classes.control & bit != 0 {
+                        // A tab or NUL always needs the line-by-line path; so does a CR anywhere but before the LF.
+                        guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines) }
+                        cr = at
+                    }
+                    if starts & bit != 0 {
+                        count(bit)
+                    } else if classes.newline & bit != 0 {
+                        guard lineEnds(at: at) else { return (lineStart, lines) }
+                    }
                 }
             }
             block += 64
