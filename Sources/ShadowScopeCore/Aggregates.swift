@@ -166,26 +166,36 @@ public struct AggregateValue: Sendable, Equatable {
         if newHow == .host { how = .host }
         approved = approved || newApproved
         weakOnly = weakOnly && weak
-        mergeEvidence(CollectionOfOne(o.source.description))
+        insertEvidence(o.source.description)
+    }
+
+    /// Adds one reference to a list this type keeps sorted (`count`, `mergeEvidence`, and
+    /// `normalizedEvidence` for lists read from files). A full list and a reference after its last
+    /// one, the usual case on a long scan, costs one comparison.
+    mutating func insertEvidence(_ e: String) {
+        if evidence.count >= Self.maxEvidence, let last = evidence.last, e >= last { return }
+        var low = 0, high = evidence.count
+        while low < high {
+            let mid = (low + high) / 2
+            if evidence[mid] < e { low = mid + 1 } else { high = mid }
+        }
+        guard low == evidence.count || evidence[low] != e else { return }
+        evidence.insert(e, at: low)
+        if evidence.count > Self.maxEvidence { evidence.removeLast() }
+    }
+
+    /// A list of references as rows keep them: distinct, sorted, at most `maxEvidence`.
+    public static func normalizedEvidence(_ list: [String]) -> [String] {
+        Array(Set(list).sorted().prefix(maxEvidence))
     }
 
     /// Keeps the `maxEvidence` smallest distinct references of both lists, sorted. Inserts in place:
     /// this runs once per matched observation, and a new Set and array each time was most of it.
     mutating func mergeEvidence(_ more: some Collection<String>) {
         if !zip(evidence, evidence.dropFirst()).allSatisfy({ $0 < $1 }) {
-            evidence = Array(Set(evidence).sorted().prefix(Self.maxEvidence))  // a list read from a file, unsorted
+            evidence = Self.normalizedEvidence(evidence)  // a list set from outside, unsorted
         }
-        for e in more {
-            // The first position whose reference is not smaller than `e`.
-            var low = 0, high = evidence.count
-            while low < high {
-                let mid = (low + high) / 2
-                if evidence[mid] < e { low = mid + 1 } else { high = mid }
-            }
-            guard low < Self.maxEvidence, low == evidence.count || evidence[low] != e else { continue }
-            evidence.insert(e, at: low)
-            if evidence.count > Self.maxEvidence { evidence.removeLast() }
-        }
+        for e in more { insertEvidence(e) }
     }
 }
 
