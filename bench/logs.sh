@@ -9,7 +9,7 @@ RUNS=${RUNS:-3}
 DATA=bench-data
 BIN=.build/release/shadowscope
 mkdir -p "$DATA"
-LOG=$DATA/squid-$SIZE.log
+LOG=$DATA/squid-v2-$SIZE.log  # v2: AI hosts Zipf-like, three favourites per user (v1 drew them uniformly)
 [ -s "$LOG" ] || .build/release/shadowscope-bench gen-squid --bytes "$SIZE" --output "$LOG"
 [ -s "$LOG.gz" ] || gzip -1 -c "$LOG" > "$LOG.gz"
 bytes=$(stat -c %s "$LOG")

@@ -84,7 +84,7 @@ struct MatcherBench: ParsableCommand {
     }
 }
 
-struct SplitMix64 {
+struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
