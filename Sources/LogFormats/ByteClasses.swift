@@ -78,3 +78,31 @@ func firstHostDelimiter(_ base: UnsafeRawPointer, from: Int, to: Int, readable: 
     }
     return to
 }
+
+/// How many LF bytes `base[0..<count]` holds. Sixteen bytes per compare; the per-byte counts (a
+/// compare's 0xFF is -1) are summed in bytes for up to 255 rounds, then widened: no branch per line.
+public func countNewlines(_ base: UnsafeRawPointer, _ count: Int) -> Int {
+    var total = 0
+    var k = 0
+    #if arch(x86_64)
+    let lf = _mm_set1_epi8(0x0A), zero = _mm_setzero_si128()
+    while count &- k >= 16 {
+        var sums = _mm_setzero_si128()
+        var rounds = 0
+        while rounds < 255 && count &- k >= 16 {
+            let v = _mm_loadu_si128((base + k).assumingMemoryBound(to: __m128i.self))
+            sums = _mm_sub_epi8(sums, _mm_cmpeq_epi8(v, lf))
+            k &+= 16
+            rounds &+= 1
+        }
+        // Sum the sixteen byte counts: two 64-bit halves of sums of absolute differences from zero.
+        let wide = _mm_sad_epu8(sums, zero)
+        total &+= Int(_mm_cvtsi128_si64(wide)) &+ Int(_mm_cvtsi128_si64(_mm_unpackhi_epi64(wide, wide)))
+    }
+    #endif
+    while k < count {
+        if base.load(fromByteOffset: k, as: UInt8.self) == 0x0A { total &+= 1 }
+        k &+= 1
+    }
+    return total
+}

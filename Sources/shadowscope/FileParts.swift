@@ -75,12 +75,7 @@ enum FileParts {
         while offset < end {
             let n = pread(fd, buffer.baseAddress, min(chunk, end - offset), off_t(offset))
             guard n > 0 else { return nil }
-            var p = buffer.baseAddress!
-            let stop = buffer.baseAddress! + n
-            while p < stop, let nl = memchr(p, 0x0A, p.distance(to: stop)) {
-                total += 1
-                p = UnsafeMutableRawPointer(nl) + 1
-            }
+            total += countNewlines(buffer.baseAddress!, n)
             offset += n
         }
         return total
