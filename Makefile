@@ -105,10 +105,11 @@ fuzz-deps: deps
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
 	fi
 
-# Touching the root manifest: SwiftPM keeps the path dependency's file list from its last load, so a
-# source file added to the root package is otherwise missing from the fuzz build ("cannot find X").
+# SwiftPM keeps the build description (with the path dependency's file lists) from an earlier build,
+# so a source file added to the root package is otherwise missing from the fuzz build ("cannot find
+# X"); touching the manifest is not enough. Dropping the cached description costs a second.
 fuzz-build: fuzz-deps
-	touch Package.swift
+	rm -f Fuzz/.build/release.yaml Fuzz/.build/release/description.json
 	cd Fuzz && $(SWIFT) build $(FUZZ_BUILD_FLAGS)
 
 fuzz: fuzz-build
