@@ -1,32 +1,37 @@
 import Foundation
 
 /// Runs a byte source (a decompressor) on its own thread, a few chunks ahead of the reader, so
-/// inflating and parsing use two cores. Memory: at most `depth` chunks of `chunkSize` bytes.
+/// inflating and parsing use two cores. Memory: `depth` + 1 chunks of `chunkSize` bytes, allocated
+/// once and passed back and forth (a fresh zeroed chunk per MiB cost the producer a memset, and
+/// malloc's mmap and page faults, for every chunk).
 public final class ThreadedSource: ByteSource, @unchecked Sendable {
     public static let chunkSize = 1 << 20
     public static let depth = 4
 
     private let lock = NSCondition()
-    private var ready: [[UInt8]] = []
+    /// Every chunk; at any time each is free, being filled, ready, or the reader's `current`.
+    private let chunks: [UnsafeMutableRawBufferPointer]
+    private var free: [UnsafeMutableRawBufferPointer]
+    private var ready: [(chunk: UnsafeMutableRawBufferPointer, count: Int)] = []
     private var finished = false
     private var failure: ByteSourceError? = nil
     private var stopped = false
     private var innerWarnings: [SourceWarning] = []
     /// The producer has returned and no longer reads the inner source.
     private var exited = false
-    private var current: [UInt8] = []
+    private var current: (chunk: UnsafeMutableRawBufferPointer, count: Int)? = nil
     private var offset = 0
 
     public init(_ inner: any ByteSource) {
+        chunks = (0...Self.depth).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: Self.chunkSize, alignment: 64) }
+        free = chunks
         let box = SourceBox(inner)
         Thread { [self] in produce(box) }.start()
     }
 
+    /// Runs once the producer has returned: its thread holds this object until then.
     deinit {
-        lock.lock()
-        stopped = true  // the producer stops at its next chunk
-        lock.broadcast()
-        lock.unlock()
+        for chunk in chunks { chunk.deallocate() }
     }
 
     private final class SourceBox: @unchecked Sendable {
@@ -36,13 +41,21 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
 
     private func produce(_ box: SourceBox) {
         while true {
-            var chunk = [UInt8](repeating: 0, count: Self.chunkSize)
+            lock.lock()
+            while free.isEmpty && !stopped { lock.wait() }
+            if stopped {
+                exited = true
+                lock.broadcast()
+                lock.unlock()
+                return
+            }
+            let chunk = free.removeLast()
+            lock.unlock()
             var filled = 0
             var error: ByteSourceError? = nil
             while filled < chunk.count {
-                let start = filled
-                let result = chunk.withUnsafeMutableBytes { raw in
-                    Result { () throws(ByteSourceError) in try box.source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[start...])) }
+                let result = Result { () throws(ByteSourceError) in
+                    try box.source.read(into: UnsafeMutableRawBufferPointer(rebasing: chunk[filled...]))
                 }
                 switch result {
                 case .success(0): break
@@ -51,17 +64,9 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
                 }
                 break
             }
-            chunk.removeSubrange(filled...)
             lock.lock()
-            while ready.count >= Self.depth && !stopped { lock.wait() }
-            if stopped {
-                exited = true
-                lock.broadcast()
-                lock.unlock()
-                return
-            }
-            if !chunk.isEmpty { ready.append(chunk) }
-            let done = filled < Self.chunkSize || error != nil
+            if filled > 0 && !stopped { ready.append((chunk, filled)) } else { free.append(chunk) }
+            let done = filled < chunk.count || error != nil || stopped
             if done {
                 finished = true
                 failure = error
@@ -94,8 +99,13 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) throws(ByteSourceError) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        if offset == current.count {
+        if current == nil || offset == current!.count {
             lock.lock()
+            if let used = current {
+                free.append(used.chunk)  // back to the producer
+                current = nil
+                lock.broadcast()
+            }
             while ready.isEmpty && !finished && !stopped { lock.wait() }
             if ready.isEmpty {
                 let error = failure
@@ -108,8 +118,9 @@ public final class ThreadedSource: ByteSource, @unchecked Sendable {
             lock.broadcast()
             lock.unlock()
         }
-        let n = min(buffer.count, current.count - offset)
-        current.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + offset, byteCount: n) }
+        let (chunk, count) = current!
+        let n = min(buffer.count, count - offset)
+        base.copyMemory(from: chunk.baseAddress! + offset, byteCount: n)
         offset += n
         return n
     }

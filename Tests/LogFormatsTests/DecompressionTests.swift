@@ -156,8 +156,9 @@ final class ThreadedSourceTests: XCTestCase {
         }
     }
 
+    /// More chunks than the source keeps (depth + 1), so every chunk is refilled a few times.
     func testBytesArriveWholeAndInOrderThenTheErrorFollows() {
-        let total = 3 * ThreadedSource.chunkSize + 12_345
+        let total = 3 * (ThreadedSource.depth + 1) * ThreadedSource.chunkSize + 12_345
         var ok = ThreadedSource(Counting(total: total, failAtEnd: false)) as any ByteSource
         let (bytes, error) = drain(&ok)
         XCTAssertNil(error)
@@ -167,5 +168,17 @@ final class ThreadedSourceTests: XCTestCase {
         let (partial, failure) = drain(&failing)
         XCTAssertEqual(partial.count, total, "everything before the failure is delivered")
         XCTAssertEqual(failure?.description, "boom after \(total)")
+    }
+
+    /// A reader that stops after one read (an input abandoned on an error): stop() returns, and the
+    /// producer, blocked on a full queue, exits.
+    func testStoppingEarlyEndsTheProducer() {
+        for _ in 0..<20 {
+            let source = ThreadedSource(Counting(total: 20 * ThreadedSource.chunkSize, failAtEnd: false))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = buffer.withUnsafeMutableBytes { try? source.read(into: $0) }
+            XCTAssertEqual(n, 4096)
+            source.stop()
+        }
     }
 }
