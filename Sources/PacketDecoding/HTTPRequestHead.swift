@@ -14,11 +14,17 @@ import ShadowScopeCore
 /// - Line folding (obs-fold, a line starting with space or tab) is rejected (RFC 9112 §5.2 allows it), as
 ///   are a space before the colon (§5.1) and two Host header lines (§3.2): each can make two parsers
 ///   disagree about the host.
-/// - A bare LF ends a line (§2.2 allows it) and is flagged; a CR elsewhere is invalid.
+/// - A bare LF ends a line (§2.2 allows it) and is flagged; a CR elsewhere in a field line is invalid (in
+///   the request line it is white space, below).
 /// - obs-text (bytes 0x80–0xFF) is allowed in field values other than Host, where the host is then
 ///   unusable (nil, flagged `badHost`); in the method it is `.notHTTP`, in the target or a field name
 ///   invalid.
 /// - A missing Host is flagged on HTTP/1.1 (§3.2 makes it a 400) and is normal on HTTP/1.0.
+/// - The request line is split on runs of white space (SP, HTAB, VT, FF, CR), as RFC 9112 §3 lets a
+///   recipient do: the first word is the method, the last the version, everything between the target.
+///   A line that needed this (several spaces, a space or a byte outside 0x21–0x7E in the target), or a
+///   target of none of the four forms, is flagged `malformedRequestLine` and still read: Zeek and
+///   tshark read the Host of such requests, and so must we. HTTP/0.9 (no version) stays invalid.
 public enum HTTPRequestHead {
     /// Largest request head (request line through the empty line) we wait for. Real heads are well under
     /// 2 KB; 16 KB matches common server defaults and bounds what one flow makes us buffer.
@@ -44,6 +50,10 @@ public enum HTTPRequestHead {
         case hostMismatch = "http.host-mismatch"
         /// A line ended by LF alone.
         case bareLF = "http.bare-lf"
+        /// A request line read on white-space word boundaries (extra spaces, a space or a byte outside
+        /// 0x21–0x7E in the target) or with a target of no known form (then no path, and only the Host
+        /// header names the host).
+        case malformedRequestLine = "http.malformed-request-line"
     }
 
     public struct Request: Sendable, Equatable {
@@ -93,6 +103,7 @@ public enum HTTPRequestHead {
         guard let (requestLine, requestLF) = try nextLine(&c, in: stream) else { return .needMoreData }
         if requestLF { anomalies.insert(.bareLF) }
         guard let line = try requestLineParts(requestLine) else { return .notHTTP }
+        if line.malformed { anomalies.insert(.malformedRequestLine) }
 
         var hostValue: UnsafeRawBufferPointer? = nil
         while true {
@@ -157,7 +168,7 @@ public enum HTTPRequestHead {
                 anomalies.insert(.badHost)
             }
         } else {
-            throw DecodeError(badRequestLine, at: methodLength + 1, "request target is none of the four forms")
+            anomalies.insert(.malformedRequestLine)  // none of the four forms: the Host header alone names the host
         }
         if request.host == nil, let header = request.hostHeader {
             (request.host, request.port, request.hostSource) = (header, headerPort, .httpHost)
@@ -203,32 +214,50 @@ public enum HTTPRequestHead {
         var target: UnsafeRawBufferPointer
         var version: UnsafeRawBufferPointer
         var minorVersion: Int
+        /// Not `method SP target SP version` with a target of visible ASCII: read on word boundaries.
+        var malformed: Bool
     }
 
-    /// Method, target and version, split at single spaces; nil for the HTTP/2 preface.
+    /// SP, HTAB, VT, FF or CR: the white space RFC 9112 §3 lets a recipient split a request line on.
+    private static func isLineSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0B || b == 0x0C || b == 0x0D }
+
+    /// Method, target and version: the first word, the last, and everything between (white space
+    /// trimmed); nil for the HTTP/2 preface.
     private static func requestLineParts(_ line: UnsafeRawBufferPointer) throws(DecodeError) -> RequestLine? {
-        var c = ByteCursor(line)
-        guard let sp1 = index(of: 0x20, in: line), let method = c.readBytes(sp1), c.skip(1) else {
+        func at(_ i: Int) -> UInt8 { line.load(fromByteOffset: i, as: UInt8.self) }  // every i below is in 0..<line.count
+        var end = line.count
+        while end > 0 && isLineSpace(at(end - 1)) { end -= 1 }
+        guard let sp1 = index(of: 0x20, in: line), sp1 < end else {
             throw DecodeError(badRequestLine, at: 0, "request line without a space")
         }
-        let afterMethod = c.rest
-        guard let sp2 = index(of: 0x20, in: afterMethod), let target = c.readBytes(sp2), c.skip(1) else {
-            throw DecodeError(badRequestLine, at: c.position, "request line without a version (HTTP/0.9 is not supported)")
+        var targetStart = sp1
+        while targetStart < end && isLineSpace(at(targetStart)) { targetStart += 1 }
+        // The version is the last word; the target runs from the first word after the method to the
+        // white space before the version (so it is never empty when there is a version).
+        var versionStart = end
+        while versionStart > targetStart && !isLineSpace(at(versionStart - 1)) { versionStart -= 1 }
+        guard versionStart > targetStart else {
+            throw DecodeError(badRequestLine, at: targetStart, "request line without a version (HTTP/0.9 is not supported)")
         }
-        let version = c.rest
-        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
-            throw DecodeError(badRequestLine, at: sp1 + 1, "request target empty or with a byte outside 0x21–0x7E")
-        }
+        var targetEnd = versionStart
+        while targetEnd > targetStart && isLineSpace(at(targetEnd - 1)) { targetEnd -= 1 }
+        let method = UnsafeRawBufferPointer(rebasing: line[0..<sp1])
+        let target = UnsafeRawBufferPointer(rebasing: line[targetStart..<targetEnd])
+        let version = UnsafeRawBufferPointer(rebasing: line[versionStart..<end])
         var v = ByteCursor(version)
         guard version.count == 8, let prefix = v.readBytes(5), prefix.elementsEqual("HTTP/".utf8),
               let major = v.readU8(), v.readU8() == 0x2E, let minor = v.readU8(),
               isDigit(major), isDigit(minor)
-        else { throw DecodeError(badRequestLine, at: sp1 + sp2 + 2, "version is not HTTP/d.d") }
+        else { throw DecodeError(badRequestLine, at: versionStart, "version is not HTTP/d.d") }
         guard major == 0x31 else {
             if major == 0x32, text(method) == "PRI", target.elementsEqual("*".utf8) { return nil }
-            throw DecodeError(unsupportedVersion, at: sp1 + sp2 + 2, text(version))
+            throw DecodeError(unsupportedVersion, at: versionStart, text(version))
         }
-        return RequestLine(method: text(method), target: target, version: version, minorVersion: Int(minor - 0x30))
+        // The grammar's own line: single spaces, nothing after the version, a visible-ASCII target.
+        let plain = targetStart == sp1 + 1 && versionStart == targetEnd + 1 && at(targetEnd) == 0x20
+            && end == line.count && target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        return RequestLine(method: text(method), target: target, version: version, minorVersion: Int(minor - 0x30),
+                           malformed: !plain)
     }
 
     // MARK: targets and hosts

@@ -134,8 +134,40 @@ final class HTTPRequestHeadTests: XCTestCase {
         XCTAssertEqual(r.host, "example.org")
     }
 
-    func testTargetOfNoKnownFormIsInvalid() {
-        assertInvalid("GET index.html HTTP/1.1\r\nHost: a.example\r\n\r\n", Head.badRequestLine)
+    /// A target of none of the four forms: flagged, no path, and the Host header names the host (as
+    /// Zeek and tshark read it).
+    func testTargetOfNoKnownFormIsFlaggedAndTheHostHeaderRead() throws {
+        let r = try request("GET index.html HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        XCTAssertEqual(r.host, "a.example")
+        XCTAssertEqual(r.hostSource, .httpHost)
+        XCTAssertNil(r.path)
+        XCTAssertEqual(r.target, "index.html")
+        XCTAssertEqual(r.anomalies, [.malformedRequestLine])
+    }
+
+    /// RFC 9112 §3: a request line split on runs of SP, HTAB, VT, FF or CR; the target is everything
+    /// between the method and the version. Each such line is flagged and read.
+    func testRequestLineReadOnWhiteSpaceWordBoundaries() throws {
+        let cases: [(String, target: String, path: String?, host: String?)] = [
+            ("GET  / HTTP/1.1", "/", "/", "chatgpt.com"),
+            ("GET /  HTTP/1.1", "/", "/", "chatgpt.com"),
+            ("GET / HTTP/1.1 ", "/", "/", "chatgpt.com"),
+            ("GET /\tHTTP/1.1", "/", "/", "chatgpt.com"),
+            ("GET / \u{0B}\u{0C}HTTP/1.1", "/", "/", "chatgpt.com"),
+            ("GET /a b/c?q=1 HTTP/1.1", "/a b/c?q=1", "/a b/c", "chatgpt.com"),
+            ("POST http://chatgpt.com/api/x y HTTP/1.1", "http://chatgpt.com/api/x y", "/api/x y", "chatgpt.com"),
+            ("GET /\r HTTP/1.0", "/", "/", "chatgpt.com"),
+        ]
+        for (line, target, path, host) in cases {
+            let r = try request(line + "\r\nHost: chatgpt.com\r\n\r\n")
+            XCTAssertEqual(r.target, target, line)
+            XCTAssertEqual(r.path, path, line)
+            XCTAssertEqual(r.host, host, line)
+            XCTAssertEqual(r.anomalies, [.malformedRequestLine], line)
+            XCTAssertEqual(r.headLength, line.utf8.count + 2 + 19 + 2, line)
+        }
+        // The grammar's own line is not flagged.
+        XCTAssertEqual(try request("GET /a HTTP/1.1\r\nHost: chatgpt.com\r\n\r\n").anomalies, [])
     }
 
     // MARK: Host header problems
@@ -199,8 +231,10 @@ final class HTTPRequestHeadTests: XCTestCase {
         let host = try request([UInt8]("GET / HTTP/1.1\r\nHost: b".utf8) + [0xC3, 0xBC] + Array("cher.example\r\n\r\n".utf8))
         XCTAssertNil(host.host)
         XCTAssertEqual(host.anomalies, [.badHost])
-        // In the target: invalid; in the method: not HTTP.
-        assertInvalid([UInt8]("GET /".utf8) + [0xFF] + Array(" HTTP/1.1\r\n\r\n".utf8), Head.badRequestLine)
+        // In the target: flagged and read; in the method: not HTTP.
+        let target = try request([UInt8]("GET /".utf8) + [0xFF] + Array(" HTTP/1.1\r\nHost: claude.ai\r\n\r\n".utf8))
+        XCTAssertEqual(target.host, "claude.ai")
+        XCTAssertEqual(target.anomalies, [.malformedRequestLine])
         XCTAssertEqual(outcome([0x47, 0xC3, 0x89, 0x54, 0x20]), .success(.notHTTP))
         // In a field name: invalid.
         assertInvalid([UInt8]("GET / HTTP/1.1\r\nX".utf8) + [0xE9] + Array(": 1\r\n\r\n".utf8), Head.badHeader)
@@ -231,7 +265,8 @@ final class HTTPRequestHeadTests: XCTestCase {
         assertInvalid("GET / HTTP/2.0\r\nHost: a.example\r\n\r\n", Head.unsupportedVersion)
         assertInvalid("GET / HTTP/1.1x\r\n\r\n", Head.badRequestLine)
         assertInvalid("GET /\r\n\r\n", Head.badRequestLine)  // HTTP/0.9
-        assertInvalid("GET  / HTTP/1.1\r\n\r\n", Head.badRequestLine)  // two spaces
+        assertInvalid("GET  /  \r\n\r\n", Head.badRequestLine)  // HTTP/0.9 with spaces
+        assertInvalid("GET / HTTP/1.1 x\r\n\r\n", Head.badRequestLine)  // the last word is the version
     }
 
     // MARK: limits
@@ -343,3 +378,21 @@ final class HTTPRequestHeadTests: XCTestCase {
         return order.compactMap { byPort[$0] }
     }
 }
+
+/// fixtures/crafted-http-malformed.pcap (craft_packets.py http-malformed): request lines that break
+/// the grammar. tshark 4.0.17 (`-Y http.request -T fields -e tcp.stream -e http.host`) reads a Host
+/// from all seven connections; so do we, each flagged but for the well-formed last one, none skipped.
+final class MalformedRequestLineCaptureTests: XCTestCase {
+    func testEveryConnectionIsNamedAsTsharkNamesIt() throws {
+        let (observations, report) = try scan(TestPaths.fixture("crafted-http-malformed.pcap"))
+        XCTAssertEqual(observations.map(\.host), ["api.openai.com", "claude.ai", "chatgpt.com", "api.mistral.ai",
+                                                   "gemini.google.com", "www.perplexity.ai", "example.com"])
+        XCTAssertEqual(observations.map(\.hostSource), Array(repeating: .httpHost, count: 7))
+        XCTAssertEqual(observations.map(\.method), ["GET", "GET", "GET", "POST", "GET", "GET", "GET"])
+        XCTAssertEqual(observations.map(\.urlPath), ["/v1/models", "/chat/new chat", nil, "/v1/chat/completions",
+                                                      "/app/\u{E9}t\u{FFFD}", "/", "/"])
+        XCTAssertEqual(report.skipped, 0, "\(report.skippedSamples)")
+        XCTAssertEqual(report.anomalies[HTTPRequestHead.Anomaly.malformedRequestLine.rawValue], 6)
+    }
+}
+
