@@ -31,7 +31,8 @@ public protocol ServiceMatcher: Sendable {
     func match(host: String) -> ServiceMatch?
     /// The same from raw bytes (lower case, no trailing dot), without making a String.
     func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch?
-    /// Whether raw host bytes may belong to a catalog service (see the default below).
+    /// Whether raw host bytes may belong to a catalog service: false only when neither the bytes nor
+    /// their normal form (lower case, no trailing dot) can match (see the default below).
     func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool
 }
 

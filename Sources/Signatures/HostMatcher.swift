@@ -142,16 +142,18 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         return host.withUTF8 { match(bytes: UnsafeRawBufferPointer($0)) }
     }
 
-    /// `ServiceMatcher.mayMatch` for the log scanner's quick pass, once per line: the same answer, but
-    /// a name whose last two labels no pattern ends with is turned down here after hashing just those
-    /// two, without the general lookup's set-up (most lines of a proxy log).
+    /// `ServiceMatcher.mayMatch` for the log scanner's quick pass, once per line: true whenever the
+    /// default would be for a name whose lower-case form matches, but a name whose last two labels
+    /// (in any case) no pattern ends with is turned down by one bit of `lastTwoBits`, upper case or not
+    /// (most lines of a proxy log).
     public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
         guard n > 0, let base = bytes.baseAddress else { return true }
-        // Not in normal form (upper case, a trailing dot): the caller parses the line fully.
+        // A trailing dot: the caller parses the line fully.
         if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return true }
         let key = Self.lastTwoKey(base, n)
         if lastTwoBits[Int(key >> 6)] & (1 << (key & 63)) == 0 { return false }
+        // Upper case past the filter: the caller parses the line fully (and lower-cases the host).
         if Self.hasUpperCase(base, n) { return true }
         var h = Self.offset
         var end = n
