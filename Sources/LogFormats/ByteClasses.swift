@@ -1,3 +1,4 @@
+import ShadowScopeCore
 #if arch(x86_64)
 import _Builtin_intrinsics.intel
 #endif
@@ -31,18 +32,13 @@ struct ByteClasses {
         var n: UInt64 = 0, s: UInt64 = 0, c: UInt64 = 0
         for k in 0..<8 {
             let w = UInt64(littleEndian: (p + 8 * k).loadUnaligned(as: UInt64.self))
-            n |= Self.gather(Self.zeroBytes(w ^ 0x0A0A_0A0A_0A0A_0A0A)) << (8 * k)
-            s |= Self.gather(Self.zeroBytes(w ^ 0x2020_2020_2020_2020)) << (8 * k)
-            c |= Self.gather(Self.zeroBytes(w ^ 0x0909_0909_0909_0909) | Self.zeroBytes(w ^ 0x0D0D_0D0D_0D0D_0D0D)
-                             | Self.zeroBytes(w)) << (8 * k)
+            n |= Self.gather(zeroByteHighBits(w ^ 0x0A0A_0A0A_0A0A_0A0A)) << (8 * k)
+            s |= Self.gather(zeroByteHighBits(w ^ 0x2020_2020_2020_2020)) << (8 * k)
+            c |= Self.gather(zeroByteHighBits(w ^ 0x0909_0909_0909_0909) | zeroByteHighBits(w ^ 0x0D0D_0D0D_0D0D_0D0D)
+                             | zeroByteHighBits(w)) << (8 * k)
         }
         newline = n; space = s; control = c
         #endif
-    }
-
-    /// The high bit of each zero byte of `v`, and no other bit (exact: no carries between bytes).
-    @inline(__always) static func zeroBytes(_ v: UInt64) -> UInt64 {
-        ~((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | v) & 0x8080_8080_8080_8080
     }
 
     /// Eight per-byte high bits → eight adjacent bits (byte i's → bit i).

@@ -33,8 +33,8 @@ public struct SquidNative: StatelessLogFormat {
             } else {
                 withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: base + offset, byteCount: n - offset) }
             }
-            let spaces = Self.zeroBytes(word ^ 0x2020_2020_2020_2020)
-            if Self.zeroBytes(word ^ 0x0909_0909_0909_0909) != 0 { return nil }
+            let spaces = zeroByteHighBits(word ^ 0x2020_2020_2020_2020)
+            if zeroByteHighBits(word ^ 0x0909_0909_0909_0909) != 0 { return nil }
             let starts = ~spaces & 0x8080_8080_8080_8080 & (spaces << 8 | previousWasSpace)
             previousWasSpace = spaces >> 56
             // One pass per field start (a word holds one or two): cheaper than a popcount, which the
@@ -182,11 +182,6 @@ public struct SquidNative: StatelessLogFormat {
             block += 64
         }
         return (lineStart, lines)
-    }
-
-    /// The high bit of each byte of `v` that is zero, and no other bit (exact: no carries between bytes).
-    @inline(__always) static func zeroBytes(_ v: UInt64) -> UInt64 {
-        ~((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | v) & 0x8080_8080_8080_8080
     }
 
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {

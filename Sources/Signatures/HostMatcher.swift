@@ -77,6 +77,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
                 }
             }
         }
+        // Each pattern's last two labels: filed in the table, and a bit in the filter.
         var lastTwo = Set<UInt64>()
         for vendor in catalog.vendors {
             for host in vendor.services.flatMap(\.hosts) {
@@ -87,20 +88,11 @@ public struct HostMatcher: ServiceMatcher, Sendable {
                 }
                 let labels = name.split(separator: ".")
                 lastTwo.insert(Self.reverseHash(Array(labels.suffix(2).joined(separator: ".").utf8)) ^ Self.lastTwoTag)
-            }
-        }
-        keys += lastTwo.map { ($0, Self.lastTwoMarker) }
-        for vendor in catalog.vendors {
-            for host in vendor.services.flatMap(\.hosts) {
-                let name: String
-                switch host.kind {
-                case .exact(let n), .suffix(let n): name = n
-                case .region(_, _, _, let fixed): name = fixed
-                }
                 let key = Array(name.utf8).withUnsafeBytes { Self.lastTwoKey($0.baseAddress!, $0.count) }
                 lastTwoBits[Int(key >> 6)] |= 1 << (key & 63)
             }
         }
+        keys += lastTwo.map { ($0, Self.lastTwoMarker) }
         var capacity = 16
         while capacity < keys.count * 4 { capacity *= 2 }
         slots = [Slot](repeating: Slot(), count: capacity)
@@ -189,7 +181,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         let valid0: UInt64 = n >= 16 ? ~0 : (n > 8 ? ~0 << UInt64(8 * (16 - n)) : 0)
         let valid1: UInt64 = n >= 8 ? ~0 : ~0 << UInt64(8 * (8 - n))
         let dots: UInt64 = 0x2E2E_2E2E_2E2E_2E2E
-        let d0 = zeroBytes(w0 ^ dots) & valid0, d1 = zeroBytes(w1 ^ dots) & valid1
+        let d0 = zeroByteHighBits(w0 ^ dots) & valid0, d1 = zeroByteHighBits(w1 ^ dots) & valid1
         var keep0 = valid0, keep1 = valid1
         // The second dot from the right, if the window has one: keep only the bytes after it.
         var second: (word: Int, byte: Int)? = nil
@@ -208,11 +200,6 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         let b = (w1 | 0x2020_2020_2020_2020) & keep1
         let h = (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xC2B2_AE3D_27D4_EB4F
         return h >> 48
-    }
-
-    /// The high bit of each zero byte of `v`, and no other bit.
-    @inline(__always) static func zeroBytes(_ v: UInt64) -> UInt64 {
-        ~((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | v) & 0x8080_8080_8080_8080
     }
 
     /// Whether a byte of `base[0..<n]` is an ASCII upper-case letter: eight bytes at a time with the

@@ -16,6 +16,20 @@ func scanLog(_ path: String, format: any LogFormat = SquidNative()) throws -> ([
     return (out, report)
 }
 
+/// `line` with one to three bytes inserted, removed or replaced, new bytes drawn from `alphabet`.
+func mutated(_ line: [UInt8], _ alphabet: [UInt8], _ rng: inout some RandomNumberGenerator) -> [UInt8] {
+    var m = line
+    for _ in 0..<Int.random(in: 1...3, using: &rng) {
+        let at = Int.random(in: 0...m.count, using: &rng)
+        switch Int.random(in: 0..<3, using: &rng) {
+        case 0: m.insert(alphabet.randomElement(using: &rng)!, at: at)
+        case 1: if at < m.count { m.remove(at: at) }
+        default: if at < m.count { m[at] = alphabet.randomElement(using: &rng)! }
+        }
+    }
+    return m
+}
+
 final class SquidNativeTests: XCTestCase {
     /// Every line of the fixture squid wrote, field by field, against curl's own view of the request.
     func testFixtureLogMatchesWhatEachClientSaw() throws {
@@ -179,18 +193,7 @@ final class SquidQuickHostTests: XCTestCase {
         for line in lines {
             var variants = [line]
             for cut in 0...min(line.count, 40) { variants.append(Array(line.prefix(cut))) }
-            for _ in 0..<60 {
-                var m = line
-                for _ in 0..<Int.random(in: 1...3, using: &rng) {
-                    let at = Int.random(in: 0...m.count, using: &rng)
-                    switch Int.random(in: 0..<3, using: &rng) {
-                    case 0: m.insert(alphabet.randomElement(using: &rng)!, at: at)
-                    case 1: if at < m.count { m.remove(at: at) }
-                    default: if at < m.count { m[at] = alphabet.randomElement(using: &rng)! }
-                    }
-                }
-                variants.append(m)
-            }
+            for _ in 0..<60 { variants.append(mutated(line, alphabet, &rng)) }
             for v in variants {
                 v.withUnsafeBytes { raw in
                     let fast = SquidNative().quickHost(raw).map(Array.init)
@@ -292,18 +295,7 @@ final class SquidBulkSkipTests: XCTestCase {
         for line in lines {
             out.append(line)
             out.append(line + [0x0D])
-            for _ in 0..<40 {
-                var m = line
-                for _ in 0..<Int.random(in: 1...3, using: &rng) {
-                    let at = Int.random(in: 0...m.count, using: &rng)
-                    switch Int.random(in: 0..<3, using: &rng) {
-                    case 0: m.insert(alphabet.randomElement(using: &rng)!, at: at)
-                    case 1: if at < m.count { m.remove(at: at) }
-                    default: if at < m.count { m[at] = alphabet.randomElement(using: &rng)! }
-                    }
-                }
-                out.append(m)
-            }
+            for _ in 0..<40 { out.append(mutated(line, alphabet, &rng)) }
         }
         return out
     }

@@ -1,0 +1,7 @@
+/// The high bit of each zero byte of `v`, and no other bit: exact, as no carry crosses from one byte
+/// to the next. With `v = word ^ (b repeated)` it marks the bytes of `word` equal to `b`; the log
+/// scanners and the host matcher test eight bytes at a time with it.
+@inlinable @inline(__always)
+public func zeroByteHighBits(_ v: UInt64) -> UInt64 {
+    ~((v & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7F7F_7F7F_7F7F_7F7F | v) & 0x8080_8080_8080_8080
+}
