@@ -89,7 +89,9 @@ struct VendorFileParser {
         }
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // No implicit tag rules: they are seven regular expressions run on every scalar (most of a
+            // scan's start-up time), and the catalog reads every scalar as text except `tier_in_name`.
+            root = try Yams.compose(yaml: text, .basic, .default, .utf8)
         } catch let error as YamlError {
             fail(line: Self.line(of: error), "YAML syntax: \(Self.problem(of: error))")
             return nil
@@ -151,6 +153,16 @@ struct VendorFileParser {
         return codes
     }
 
+    /// A YAML 1.1 boolean as Yams' default resolver reads one: an unquoted true/yes/on or false/no/off.
+    static func plainBool(_ node: Node) -> Bool? {
+        guard case .scalar(let s) = node, s.style == .plain || s.style == .any else { return nil }
+        switch s.string {
+        case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
+        case "false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF": return false
+        default: return nil
+        }
+    }
+
     static func isCountryOrEU(_ s: String) -> Bool {
         s == "EU" || (s.count == 2 && s.allSatisfy { $0.isASCII && $0.isUppercase })
     }
@@ -179,7 +191,7 @@ struct VendorFileParser {
         }
         var tierInName = false
         if let n = f.value("tier_in_name") {
-            if let b = n.bool { tierInName = b } else { fail(line: line(n), "tier_in_name must be true or false") }
+            if let b = Self.plainBool(n) { tierInName = b } else { fail(line: line(n), "tier_in_name must be true or false") }
         }
         let regions = stringList(f, "processing_regions") ?? []
         for r in regions where !Self.isCountryOrEU(r) {
@@ -270,7 +282,7 @@ struct VendorFileParser {
     }
 
     private mutating func checkURL(_ url: String, line: Int, key: String) {
-        if !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.contains(" ") {
+        if !(url.hasPrefix("https://") || url.hasPrefix("http://")) || url.utf8.contains(UInt8(ascii: " ")) {
             fail(line: line, "'\(key)' must be an http(s) URL, got '\(url)'")
         }
     }
@@ -352,10 +364,11 @@ enum HostPatternSyntax {
             name = Substring(pattern.replacingOccurrences(of: HostPattern.regionPlaceholder, with: "r"))
         }
         if name.isEmpty { return "empty" }
-        if !name.contains(".") { return "a host needs at least two labels" }
+        // Byte tests, not `String.contains`: Foundation's substring search was a tenth of start-up.
+        if !name.utf8.contains(UInt8(ascii: ".")) { return "a host needs at least two labels" }
         if name.count > 253 { return "longer than 253 characters" }
-        if name.contains("*") { return "'*' is only allowed as the whole first label ('*.example.com')" }
-        if name.contains("{") || name.contains("}") { return "the only placeholder is {region}" }
+        if name.utf8.contains(UInt8(ascii: "*")) { return "'*' is only allowed as the whole first label ('*.example.com')" }
+        if name.utf8.contains(where: { $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) { return "the only placeholder is {region}" }
         for label in name.split(separator: ".", omittingEmptySubsequences: false) {
             if label.isEmpty { return "empty label (leading, trailing or double dot)" }
             if label.count > 63 { return "label longer than 63 characters" }

@@ -225,6 +225,18 @@ final class CatalogErrorTests: XCTestCase {
                        ["acme.yaml:19: conflicting tiers for host pattern 'chat.acme.ai': already in acme-chat (consumer) at acme.yaml:11"])
     }
 
+    /// `tier_in_name` is read as YAML 1.1 reads an unquoted boolean; anything else names its line.
+    func testTierInNameTakesOnlyAnUnquotedBoolean() throws {
+        for (text, value) in [("true", true), ("yes", true), ("ON", true), ("false", false), ("No", false)] {
+            let catalog = try CatalogLoader.load(files: [("acme.yaml", header + service(extra: "    tier_in_name: \(text)\n"))])
+            XCTAssertEqual(HostMatcher(catalog: catalog).match(host: "chat.acme.ai")?.tierInName, value, text)
+        }
+        for text in ["\"true\"", "'yes'", "1", "maybe", "tRUE"] {
+            XCTAssertEqual(errors([("acme.yaml", header + service(extra: "    tier_in_name: \(text)\n"))]),
+                           ["acme.yaml:10: tier_in_name must be true or false"], text)
+        }
+    }
+
     func testBadTierAndVendorFileNameMismatch() {
         XCTAssertEqual(errors([("acme.yaml", header + service(tier: "free"))]),
                        ["acme.yaml:7: tier 'free' is not one of consumer, business, api"])
