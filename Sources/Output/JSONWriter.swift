@@ -141,6 +141,16 @@ public struct JSONWriter {
         appendString(v)
     }
 
+    /// The string `prefix` followed by `number`'s digits (an evidence reference `file:123`), without
+    /// making that String.
+    public mutating func value(_ prefix: String, _ number: Int) {
+        separator()
+        appendString(prefix)
+        bytes.removeLast()  // the closing quote: the digits go inside
+        appendInteger(Int64(number))
+        bytes.append(0x22)
+    }
+
     public mutating func value(_ v: Int64) {
         separator()
         appendInteger(v)

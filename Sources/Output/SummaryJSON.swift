@@ -185,7 +185,13 @@ private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JS
     w.open(row, 21); w.rawValue(v.offHoursConnections)
     w.open(row, 22); w.rawValue(v.weakOnly)
     w.beginArray("evidence")
-    for e in v.evidence { w.value(e) }
+    switch v.evidenceList.entries {
+    case .positions(let file, let numbers):
+        let prefix = file + ":"
+        for n in numbers { w.value(prefix, n) }
+    case .texts(let texts):
+        for e in texts { w.value(e) }
+    }
     w.endArray()
     w.endObject()
 }

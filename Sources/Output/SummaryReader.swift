@@ -73,7 +73,7 @@ public struct SummaryReader {
             v.bytesDownUnknown = Int64(row["bytes_down_unknown"] as? Int ?? 0)
             v.offHoursConnections = Int64(row["off_hours_connections"] as? Int ?? 0)
             v.weakOnly = row["weak_only"] as? Bool ?? false
-            v.evidence = AggregateValue.normalizedEvidence(row["evidence"] as? [String] ?? [])
+            v.evidenceList = EvidenceList(normalizing: row["evidence"] as? [String] ?? [])
             aggregates.insert(AggregateKey(day: day, user: user, serviceID: id, region: region), v)
         }
     }

@@ -28,7 +28,9 @@ public struct BusinessHours: Sendable {
     public var startHour: Int
     public var endHour: Int
     /// 0 = Monday ... 6 = Sunday.
-    public var weekdays: Set<Int>
+    public var weekdays: Set<Int> { didSet { weekdayMask = Self.mask(weekdays) } }
+    /// `weekdays` as bits: the off-hours test runs once per matched record, and a Set look-up hashes.
+    private var weekdayMask: UInt8
     public var utcOffsetSeconds: Int64
     /// A named time zone (with daylight saving): its offset at a given time, when the policy names one.
     public var zoneName: String? = nil
@@ -38,7 +40,12 @@ public struct BusinessHours: Sendable {
         self.startHour = startHour
         self.endHour = endHour
         self.weekdays = weekdays
+        self.weekdayMask = Self.mask(weekdays)
         self.utcOffsetSeconds = utcOffsetSeconds
+    }
+
+    private static func mask(_ days: Set<Int>) -> UInt8 {
+        days.reduce(0) { m, d in (0..<7).contains(d) ? m | 1 << UInt8(d) : m }
     }
 
     /// `Mon-Fri 08:00-18:00 UTC+0h`, for the summary's assumptions.
@@ -53,8 +60,8 @@ public struct BusinessHours: Sendable {
     public func isOffHours(_ t: Timestamp) -> Bool {
         let offset = offsetAt?(t) ?? utcOffsetSeconds
         let local = Timestamp(microseconds: t.microseconds &+ offset &* 1_000_000)
-        let hour = local.civil.secondOfDay / 3600
-        return !weekdays.contains(local.weekday) || hour < startHour || hour >= endHour
+        let hour = Int(floorMod(local.seconds, 86_400) / 3600)
+        return weekdayMask & 1 << UInt8(local.weekday) == 0 || hour < startHour || hour >= endHour
     }
 }
 
@@ -122,8 +129,15 @@ public struct AggregateValue: Sendable, Equatable {
     public var weakOnly = false
     /// Up to `maxEvidence` file:line / file:frame references, the smallest in sort order, so the
     /// choice does not depend on how inputs were split or merged.
-    public var evidence: [String] = []
-    public static let maxEvidence = 10
+    public var evidenceList = EvidenceList()
+    public static let maxEvidence = EvidenceList.limit
+
+    /// The references as text; setting it normalises what it is given (distinct, sorted, the first
+    /// `maxEvidence`), as a list read from a file may be neither.
+    public var evidence: [String] {
+        get { evidenceList.strings }
+        set { evidenceList = EvidenceList(normalizing: newValue) }
+    }
 
     public init(firstSeen: Timestamp, lastSeen: Timestamp, match: ServiceMatchSummary, country: String?, how: Region.How, approved: Bool) {
         self.firstSeen = firstSeen
@@ -148,7 +162,7 @@ public struct AggregateValue: Sendable, Equatable {
         if o.how == .host { how = .host }  // a region the host name binds outranks GeoIP
         approved = approved || o.approved
         weakOnly = weakOnly && o.weakOnly
-        mergeEvidence(o.evidence)
+        evidenceList.merge(o.evidenceList)
     }
 
     /// Adds one observation: what `merge` does with the value `Aggregates.add` would build for it.
@@ -166,36 +180,7 @@ public struct AggregateValue: Sendable, Equatable {
         if newHow == .host { how = .host }
         approved = approved || newApproved
         weakOnly = weakOnly && weak
-        insertEvidence(o.source.description)
-    }
-
-    /// Adds one reference to a list this type keeps sorted (`count`, `mergeEvidence`, and
-    /// `normalizedEvidence` for lists read from files). A full list and a reference after its last
-    /// one, the usual case on a long scan, costs one comparison.
-    mutating func insertEvidence(_ e: String) {
-        if evidence.count >= Self.maxEvidence, let last = evidence.last, e >= last { return }
-        var low = 0, high = evidence.count
-        while low < high {
-            let mid = (low + high) / 2
-            if evidence[mid] < e { low = mid + 1 } else { high = mid }
-        }
-        guard low == evidence.count || evidence[low] != e else { return }
-        evidence.insert(e, at: low)
-        if evidence.count > Self.maxEvidence { evidence.removeLast() }
-    }
-
-    /// A list of references as rows keep them: distinct, sorted, at most `maxEvidence`.
-    public static func normalizedEvidence(_ list: [String]) -> [String] {
-        Array(Set(list).sorted().prefix(maxEvidence))
-    }
-
-    /// Keeps the `maxEvidence` smallest distinct references of both lists, sorted. Inserts in place:
-    /// this runs once per matched observation, and a new Set and array each time was most of it.
-    mutating func mergeEvidence(_ more: some Collection<String>) {
-        if !zip(evidence, evidence.dropFirst()).allSatisfy({ $0 < $1 }) {
-            evidence = Self.normalizedEvidence(evidence)  // a list set from outside, unsorted
-        }
-        for e in more { insertEvidence(e) }
+        evidenceList.insert(o.source)
     }
 }
 
@@ -263,7 +248,7 @@ public struct Aggregates: Sendable {
                                        tierInName: m.tierInName),
             country: a.region.country, how: a.region.how, approved: approved)
         v.weakOnly = m.evidence == .weak
-        v.evidence = [o.source.description]
+        v.evidenceList = EvidenceList(o.source)
         if o.hostSource == .dnsQuery {
             v.lookups = 1  // a DNS query's bytes went to the resolver, not to the service
         } else {

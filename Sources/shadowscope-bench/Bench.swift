@@ -5,6 +5,6 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "shadowscope-bench",
         abstract: "Benchmarks for `make bench`: release build, generated inputs, figures on stdout.",
-        subcommands: [MatcherBench.self, SquidLogGenerator.self, PcapGenerator.self]
+        subcommands: [MatcherBench.self, AggregatesBench.self, SquidLogGenerator.self, PcapGenerator.self]
     )
 }

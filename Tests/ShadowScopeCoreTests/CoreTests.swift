@@ -303,4 +303,65 @@ final class EvidenceMergeTests: XCTestCase {
             XCTAssertEqual(v.evidence, Array(Set(lists.joined()).sorted().prefix(AggregateValue.maxEvidence)))
         }
     }
+
+    /// References to one file are kept as numbers; the list must still be the ten smallest distinct
+    /// `file:n` strings in string order ("f:1000" before "f:999"), through inserts and merges, and
+    /// when a second file or a text list joins it. Checked against the definition on random lists.
+    func testNumberedReferencesKeepTheStringOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let magnitudes = [9, 99, 1_000, 123_456, 99_999_999, Int.max]
+        for round in 0..<400 {
+            func ref() -> SourceRef {
+                let n = Int.random(in: 0...magnitudes[Int.random(in: 0..<magnitudes.count, using: &rng)], using: &rng)
+                let file = round % 4 == 0 && Int.random(in: 0..<20, using: &rng) == 0 ? "other.log" : "a.log"
+                return SourceRef(file: file, position: Bool.random(using: &rng) ? .line(n) : .frame(n))
+            }
+            var lists: [(EvidenceList, [String])] = []
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let first = ref()
+                var list = EvidenceList(first)
+                var all = [first.description]
+                for _ in 0..<Int.random(in: 0...40, using: &rng) {
+                    let r = ref()
+                    list.insert(r)
+                    all.append(r.description)
+                    XCTAssertEqual(list.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+                }
+                lists.append((list, all))
+            }
+            var merged = lists[0].0
+            var all = lists[0].1
+            for (l, texts) in lists.dropFirst() {
+                merged.merge(l)
+                all += texts
+                XCTAssertEqual(merged.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+            }
+            if round % 10 == 0 {
+                merged.merge(EvidenceList(normalizing: ["a.log:5", "b.log:1"]))
+                all += ["a.log:5", "b.log:1"]
+                XCTAssertEqual(merged.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+            }
+        }
+    }
+
+    func testDecimalOrderIsTheDigitsStringOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let edges = [0, 1, 9, 10, 11, 99, 100, 101, 1_000, 999, 12, 123, 120, 1_200, Int.max, Int.max - 1, 999_999_999_999_999_999]
+        var pairs = edges.flatMap { a in edges.map { (a, $0) } }
+        for _ in 0..<20_000 {
+            let scale = [10, 1_000, 1_000_000, Int.max][Int.random(in: 0..<4, using: &rng)]
+            pairs.append((Int.random(in: 0...scale, using: &rng), Int.random(in: 0...scale, using: &rng)))
+        }
+        for (a, b) in pairs {
+            XCTAssertEqual(EvidenceList.decimalLess(a, b), String(a) < String(b), "\(a) vs \(b)")
+        }
+    }
+
+    /// Equal lists compare equal whichever form holds them.
+    func testEvidenceListsCompareByTheirText() {
+        let numbers = EvidenceList(SourceRef(file: "a.log", position: .line(7)))
+        XCTAssertEqual(numbers, EvidenceList(normalizing: ["a.log:7"]))
+        XCTAssertNotEqual(numbers, EvidenceList(normalizing: ["a.log:8"]))
+        XCTAssertEqual(EvidenceList(SourceRef(file: "a.log", position: .none)).strings, ["a.log"])
+    }
 }
