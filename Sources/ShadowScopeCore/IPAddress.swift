@@ -140,7 +140,20 @@ extension IPAddress: CustomStringConvertible {
     public var description: String {
         switch self {
         case .v4(let a):
-            return "\(a >> 24).\((a >> 16) & 0xFF).\((a >> 8) & 0xFF).\(a & 0xFF)"
+            // Digits written in place: this names the user of every matched flow without a user name,
+            // and interpolation built four Strings to make one.
+            return String(unsafeUninitializedCapacity: 15) { out in
+                var n = 0
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    let octet = Int((a >> UInt32(shift)) & 0xFF)
+                    if octet >= 100 { out[n] = 0x30 + UInt8(octet / 100); n += 1 }
+                    if octet >= 10 { out[n] = 0x30 + UInt8(octet / 10 % 10); n += 1 }
+                    out[n] = 0x30 + UInt8(octet % 10)
+                    n += 1
+                    if shift > 0 { out[n] = 0x2E; n += 1 }
+                }
+                return n
+            }
         case .v6(let hi, let lo):
             var groups = [UInt16]()
             for shift in stride(from: 48, through: 0, by: -16) { groups.append(UInt16(truncatingIfNeeded: hi >> UInt64(shift))) }

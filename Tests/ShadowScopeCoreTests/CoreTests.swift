@@ -9,6 +9,19 @@ final class IPAddressTests: XCTestCase {
         XCTAssertEqual(IPAddress("10.20.30.41"), .v4(0x0A14_1E29))
         XCTAssertEqual(IPAddress("10.20.30.41")?.description, "10.20.30.41")
         XCTAssertEqual(IPAddress("255.255.255.255")?.description, "255.255.255.255")
+        XCTAssertEqual(IPAddress("0.0.0.0")?.description, "0.0.0.0")
+        // Every octet value at every position, and random addresses, as the dotted-decimal definition writes them.
+        var rng = SystemRandomNumberGenerator()
+        var samples: [UInt32] = (0..<5_000).map { _ in UInt32.random(in: .min ... .max, using: &rng) }
+        for o: UInt32 in 0..<256 {
+            samples += [o << 24 | 0x0001_0203, o << 16 | 0x0A00_0009, o << 8 | 0x6400_0001, o | 0x0909_0900]
+        }
+        for a in samples {
+            let octets: [UInt32] = [a >> 24, (a >> 16) & 0xFF, (a >> 8) & 0xFF, a & 0xFF]
+            let expected = octets.map { String($0) }.joined(separator: ".")
+            XCTAssertEqual(IPAddress.v4(a).description, expected)
+            XCTAssertEqual(IPAddress(expected), .v4(a))
+        }
     }
 
     func testIPv6IsFormattedAsRFC5952() {
