@@ -309,12 +309,21 @@ public struct DNSMessage: Sendable, Equatable {
     /// layout is known, become anomalies and an unusable name.
     static func readName(_ c: inout ByteCursor, in message: UnsafeRawBufferPointer,
                          anomalies: inout Set<Anomaly>) throws(DecodeError) -> Name {
+        // The text is put together on the stack and lower-cased there: an array per name, grown label
+        // by label and copied again to normalise, was most of the allocations of a DNS-heavy capture.
+        try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxNameBytes) { (text) throws(DecodeError) -> Name in
+            try readName(&c, in: message, anomalies: &anomalies, text: text)
+        }
+    }
+
+    private static func readName(_ c: inout ByteCursor, in message: UnsafeRawBufferPointer, anomalies: inout Set<Anomaly>,
+                                 text: UnsafeMutableBufferPointer<UInt8>) throws(DecodeError) -> Name {
+        var count = 0  // bytes of `text` written: labels and dots, at most maxNameBytes - 2
         var r = c
         var jumped = false
         var segmentStart = c.position  // start of the run of labels being read
         var hops = 0
         var wire = 1  // the terminating zero byte
-        var text: [UInt8] = []
         var problem: Anomaly? = nil
         walk: while true {
             let here = r.position
@@ -334,8 +343,9 @@ public struct DNSMessage: Sendable, Equatable {
                     problem = problem ?? .nameTooLong
                     if jumped { break walk }  // in place, walk on to find where the name ends
                 } else if problem == nil {
-                    if !text.isEmpty { text.append(0x2E) }
-                    text.append(contentsOf: label)
+                    if count > 0 { text[count] = 0x2E; count += 1 }
+                    UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: text[count..<count + label.count])).copyMemory(from: label)
+                    count += label.count
                 }
             case 0xC0:
                 guard let low = r.readU8() else {
@@ -368,8 +378,8 @@ public struct DNSMessage: Sendable, Equatable {
             anomalies.insert(problem)
             return .unusable
         }
-        if text.isEmpty { return .root }
-        guard let host = normalizeHost(text) else {
+        if count == 0 { return .root }
+        guard let host = normalizeHostInPlace(UnsafeMutableBufferPointer(rebasing: text[..<count])) else {
             anomalies.insert(.unusualNameBytes)
             return .unusable
         }

@@ -103,3 +103,19 @@ public func normalizeHost(_ raw: some Collection<UInt8>) -> String? {
     guard !out.isEmpty, out.count <= 253 else { return nil }
     return String(decoding: out, as: UTF8.self)
 }
+
+/// `normalizeHost` of bytes the caller lets it overwrite: lower-cased where they are, so the String
+/// is the only copy made.
+public func normalizeHostInPlace(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> String? {
+    for i in bytes.indices {
+        switch bytes[i] {
+        case 0x41...0x5A: bytes[i] += 32
+        case 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F: break
+        default: return nil
+        }
+    }
+    var n = bytes.count
+    while n > 0 && bytes[n - 1] == 0x2E { n -= 1 }
+    guard n > 0, n <= 253 else { return nil }
+    return String(decoding: UnsafeBufferPointer(rebasing: bytes[..<n]), as: UTF8.self)
+}

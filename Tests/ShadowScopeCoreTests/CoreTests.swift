@@ -24,6 +24,23 @@ final class IPAddressTests: XCTestCase {
         }
     }
 
+    /// The in-place form (DNS names put together on the stack) answers as `normalizeHost` does, on
+    /// random names of host bytes, upper case, trailing dots, odd bytes and every length to 260.
+    func testNormalizeHostInPlaceAgreesWithNormalizeHost() {
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("abcXYZ09-_.".utf8) + [0x00, 0x20, 0x7F, 0xC3, 0x2F]
+        for n in 0...260 {
+            for _ in 0..<20 {
+                var bytes = (0..<n).map { _ in Int.random(in: 0..<10, using: &rng) == 0 ? alphabet.randomElement(using: &rng)! : Array("abcXYZ09.".utf8).randomElement(using: &rng)! }
+                let expected = normalizeHost(bytes)
+                let got = bytes.withUnsafeMutableBufferPointer { normalizeHostInPlace($0) }
+                XCTAssertEqual(got, expected, "\(bytes)")
+            }
+        }
+        var dotted = Array("Chat.OpenAI.com..".utf8)
+        XCTAssertEqual(dotted.withUnsafeMutableBufferPointer { normalizeHostInPlace($0) }, "chat.openai.com")
+    }
+
     func testIPv6IsFormattedAsRFC5952() {
         XCTAssertEqual(IPAddress("2402:4E00:1900:1700:0:0:0:5")?.description, "2402:4e00:1900:1700::5")
         XCTAssertEqual(IPAddress("::1")?.description, "::1")
