@@ -13,8 +13,10 @@ struct FileResult: Sendable {
     var alerts: [Alert]
 
     /// The parts of one file, scanned apart, as one result (parts in file order).
-    init(parts: [FileResult]) {
+    init(parts: consuming [FileResult]) {
+        var parts = parts
         self = parts[0]
+        parts[0].aggregates = Aggregates()  // this result's table is then the only reference to it
         for p in parts.dropFirst() {
             report.absorb(p.report)
             aggregates.merge(p.aggregates)
