@@ -24,12 +24,20 @@ public final class PcapReader {
     }
 
     let handle: OpaquePointer
+    static let streamBufferBytes = 64 << 10
     public let dlt: Int32
     /// libpcap's name for the link type, e.g. `EN10MB`, `LINUX_SLL`.
     public let linkTypeName: String
 
     /// Opens a file by path; `-` is standard input.
     public convenience init(path: String) throws(OpenError) {
+        // The file is opened here so that its stream reads 64 KB at a time: libpcap's own fopen keeps
+        // stdio's 4 KB buffer, 270,000 read calls for a 1 GB capture. (A MiB buffer was slower: as large
+        // as the L2 cache, the bytes were no longer in it when libpcap copied each packet out.)
+        if path != "-", let stream = fopen(path, "rbe") {
+            try self.init(stream: stream, name: path)
+            return
+        }
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
             throw OpenError(file: path, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
@@ -39,12 +47,17 @@ public final class PcapReader {
 
     /// Reads from an open stream (a pipe fed with bytes already sniffed from stdin). Takes ownership.
     public convenience init(stream: UnsafeMutablePointer<FILE>, name: String) throws(OpenError) {
+        // glibc takes the size only with a buffer of ours (given none, it keeps the file's 4 KB block).
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: Self.streamBufferBytes)
+        setvbuf(stream, buffer, _IOFBF, Self.streamBufferBytes)  // before libpcap reads anything
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let h = pcap_fopen_offline_with_tstamp_precision(stream, UInt32(PCAP_TSTAMP_PRECISION_MICRO), &errbuf) else {
             fclose(stream)
+            buffer.deallocate()
             throw OpenError(file: name, reason: errbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
         }
         self.init(handle: h)
+        streamBuffer = buffer
     }
 
     /// Live capture: the descriptor to wait on and how long, since libpcap on Linux keeps waiting
@@ -57,7 +70,13 @@ public final class PcapReader {
         linkTypeName = pcap_datalink_val_to_name(dlt).map { String(cString: $0) } ?? "DLT \(dlt)"
     }
 
-    deinit { pcap_close(handle) }
+    /// The stream buffer of a file this reader opened, freed once libpcap has closed the stream.
+    private var streamBuffer: UnsafeMutablePointer<CChar>? = nil
+
+    deinit {
+        pcap_close(handle)
+        streamBuffer?.deallocate()
+    }
 
     /// The next packet. Its bytes are valid only until the following call.
     public func next() -> Next {

@@ -61,7 +61,10 @@ traffic)
   openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=fixture -days 2 -keyout "$OUT/key.pem" -out "$OUT/cert.pem" 2>/dev/null
   ip netns exec "$S" python3 "$FIX/fixture_server.py" "$OUT/cert.pem" "$OUT/key.pem" 10.77.0.2 2>"$OUT/server.log" &
   PIDS+=($!)
-  ip netns exec "$S" tcpdump -i "$VS" -U -s 0 -w "$OUT/oracle.pcap" 2>"$OUT/tcpdump.err" &
+  # --immediate-mode: without it libpcap hands tcpdump packets a block at a time (or after a second),
+  # and the SIGINT below could drop the last, unfinished block: a flow's closing packets then missing
+  # from the oracle's copy though they crossed the veth (the capture under test saw them).
+  ip netns exec "$S" tcpdump -i "$VS" --immediate-mode -U -s 0 -w "$OUT/oracle.pcap" 2>"$OUT/tcpdump.err" &
   TCPDUMP=$!; PIDS+=($TCPDUMP)
   for _ in $(seq 100); do grep -q "listening on" "$OUT/tcpdump.err" 2>/dev/null && break; sleep 0.1; done
   for _ in $(seq 100); do ip netns exec "$S" ss -ltn | grep -q 10.77.0.2:443 && break; sleep 0.1; done
@@ -87,7 +90,7 @@ traffic)
   wait "$SLOW"
   sleep 0.5
   stop_capture
-  sleep 0.3; kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
+  sleep 1; kill -INT "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
   python3 "$FIX/oracle.py" flows "$OUT/oracle.pcap" "$OUT/oracle.tsv" chatgpt.com,claude.ai,api.anthropic.com,api.openai.com,chat.deepseek.com,www.example.org >"$OUT/oracle.out"
   ;;
 midnight)
