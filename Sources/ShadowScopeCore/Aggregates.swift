@@ -187,13 +187,15 @@ public struct AggregateValue: Sendable, Equatable {
     }
 }
 
-/// The service facts a summary row repeats.
-public struct ServiceMatchSummary: Sendable, Equatable {
-    public var vendor: String
-    public var service: String
-    public var tier: String
-    public var category: String
-    public var tierInName: Bool
+/// The service facts a summary row repeats: one shared object per service, so a row holds a reference
+/// rather than four strings (rows are updated once per matched record, and smaller rows miss the
+/// caches less).
+public final class ServiceMatchSummary: Sendable, Equatable {
+    public let vendor: String
+    public let service: String
+    public let tier: String
+    public let category: String
+    public let tierInName: Bool
 
     public init(vendor: String, service: String, tier: String, category: String, tierInName: Bool) {
         self.vendor = vendor
@@ -201,6 +203,11 @@ public struct ServiceMatchSummary: Sendable, Equatable {
         self.tier = tier
         self.category = category
         self.tierInName = tierInName
+    }
+
+    public static func == (a: ServiceMatchSummary, b: ServiceMatchSummary) -> Bool {
+        a === b || (a.vendor == b.vendor && a.service == b.service && a.tier == b.tier && a.category == b.category
+                    && a.tierInName == b.tierInName)
     }
 }
 
@@ -214,6 +221,8 @@ public struct Aggregates: Sendable {
     /// Connections (not DNS look-ups) per UTC hour of day, 0...23, over all rows: the report's
     /// "use by hour" chart. Kept apart from the rows so the row key stays day × user × service × region.
     public private(set) var hours = [Int64](repeating: 0, count: 24)
+    /// Each service's row facts, made once and shared by its rows.
+    private var serviceSummaries: [String: ServiceMatchSummary] = [:]
     /// The last day formatted: consecutive records are nearly always on the same day.
     private var lastDay: (number: Int64, text: String) = (Int64.min, "")
 
@@ -245,10 +254,16 @@ public struct Aggregates: Sendable {
                                  weak: m.evidence == .weak)
             return
         }
+        var summary = serviceSummaries[m.serviceID]
+        if summary == nil || summary!.vendor != m.vendor || summary!.service != m.service || summary!.tier != m.tier
+            || summary!.category != m.category || summary!.tierInName != m.tierInName {
+            summary = ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
+                                          tierInName: m.tierInName)
+            serviceSummaries[m.serviceID] = summary
+        }
         var v = AggregateValue(
             firstSeen: o.timestamp, lastSeen: o.timestamp,
-            match: ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
-                                       tierInName: m.tierInName),
+            match: summary!,
             country: a.region.country, how: a.region.how, approved: approved)
         v.weakOnly = m.evidence == .weak
         v.evidenceList = EvidenceList(o.source)
