@@ -24,7 +24,6 @@ public final class PcapReader {
     }
 
     let handle: OpaquePointer
-    static let streamBufferBytes = 64 << 10
     public let dlt: Int32
     /// libpcap's name for the link type, e.g. `EN10MB`, `LINUX_SLL`.
     public let linkTypeName: String
@@ -72,6 +71,7 @@ public final class PcapReader {
 
     /// The stream buffer of a file this reader opened, freed once libpcap has closed the stream.
     private var streamBuffer: UnsafeMutablePointer<CChar>? = nil
+    static let streamBufferBytes = 64 << 10
 
     deinit {
         pcap_close(handle)

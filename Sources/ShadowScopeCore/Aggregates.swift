@@ -205,6 +205,10 @@ public final class ServiceMatchSummary: Sendable, Equatable {
         self.tierInName = tierInName
     }
 
+    func describes(_ m: ServiceMatch) -> Bool {
+        vendor == m.vendor && service == m.service && tier == m.tier && category == m.category && tierInName == m.tierInName
+    }
+
     public static func == (a: ServiceMatchSummary, b: ServiceMatchSummary) -> Bool {
         a === b || (a.vendor == b.vendor && a.service == b.service && a.tier == b.tier && a.category == b.category
                     && a.tierInName == b.tierInName)
@@ -254,16 +258,9 @@ public struct Aggregates: Sendable {
                                  weak: m.evidence == .weak)
             return
         }
-        var summary = serviceSummaries[m.serviceID]
-        if summary == nil || summary!.vendor != m.vendor || summary!.service != m.service || summary!.tier != m.tier
-            || summary!.category != m.category || summary!.tierInName != m.tierInName {
-            summary = ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
-                                          tierInName: m.tierInName)
-            serviceSummaries[m.serviceID] = summary
-        }
         var v = AggregateValue(
             firstSeen: o.timestamp, lastSeen: o.timestamp,
-            match: summary!,
+            match: serviceFacts(m),
             country: a.region.country, how: a.region.how, approved: approved)
         v.weakOnly = m.evidence == .weak
         v.evidenceList = EvidenceList(o.source)
@@ -277,6 +274,15 @@ public struct Aggregates: Sendable {
         }
         v.offHoursConnections = offHours ? 1 : 0
         rows[key] = v
+    }
+
+    /// The shared facts of `m`'s service; made anew when they changed (a catalog reloaded mid-capture).
+    private mutating func serviceFacts(_ m: ServiceMatch) -> ServiceMatchSummary {
+        if let known = serviceSummaries[m.serviceID], known.describes(m) { return known }
+        let made = ServiceMatchSummary(vendor: m.vendor, service: m.service, tier: m.tier, category: m.category,
+                                       tierInName: m.tierInName)
+        serviceSummaries[m.serviceID] = made
+        return made
     }
 
     public mutating func merge(_ other: Aggregates) {
@@ -390,7 +396,6 @@ public struct SortedAggregateRows: RandomAccessCollection, @unchecked Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { order.count }
     public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) { rows[order[position]] }
-
 }
 
 /// The sorted rows of one state of an `Aggregates`, computed on first use; safe to share between threads.

@@ -78,34 +78,28 @@ public struct EvidenceList: Sendable {
 
     private mutating func insert(text e: String) {
         var texts = strings
-        entries = .texts([])
-        if texts.count >= Self.limit, let last = texts.last, e >= last {
-            entries = .texts(texts)
-            return
-        }
-        var low = 0, high = texts.count
-        while low < high {
-            let mid = (low + high) / 2
-            if texts[mid] < e { low = mid + 1 } else { high = mid }
-        }
-        if low == texts.count || texts[low] != e {
-            texts.insert(e, at: low)
-            if texts.count > Self.limit { texts.removeLast() }
-        }
+        entries = .texts([])  // the array is uniquely held while it changes
+        Self.insert(e, into: &texts, by: <)
         entries = .texts(texts)
     }
 
     private static func insert(_ n: Int, into numbers: inout [Int]) {
-        if numbers.count >= limit, !decimalLess(n, numbers[numbers.count - 1]) { return }
-        var low = 0, high = numbers.count
+        if numbers.capacity < limit { numbers.reserveCapacity(limit) }  // grows once, not at 2, 4 and 8
+        insert(n, into: &numbers, by: decimalLess)
+    }
+
+    /// Puts `e` into the sorted, distinct `list` unless it is there, keeping the `limit` first.
+    @inline(__always)
+    private static func insert<T: Equatable>(_ e: T, into list: inout [T], by less: (T, T) -> Bool) {
+        if list.count >= limit, let last = list.last, !less(e, last) { return }
+        var low = 0, high = list.count
         while low < high {
             let mid = (low + high) / 2
-            if decimalLess(numbers[mid], n) { low = mid + 1 } else { high = mid }
+            if less(list[mid], e) { low = mid + 1 } else { high = mid }
         }
-        guard low == numbers.count || numbers[low] != n else { return }
-        if numbers.capacity < limit { numbers.reserveCapacity(limit) }  // grows once, not at 2, 4 and 8
-        numbers.insert(n, at: low)
-        if numbers.count > limit { numbers.removeLast() }
+        guard low == list.count || list[low] != e else { return }
+        list.insert(e, at: low)
+        if list.count > limit { list.removeLast() }
     }
 
     /// Whether a's decimal digits come before b's in string order ("1000" < "999", "12" < "123"):

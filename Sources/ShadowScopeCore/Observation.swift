@@ -90,22 +90,12 @@ public struct Observation: Sendable {
 /// Returns nil for empty names or names with bytes that cannot be in a DNS name.
 @inlinable  // specialised in each decoder's module: it runs once per record
 public func normalizeHost(_ raw: some Collection<UInt8>) -> String? {
-    var out = [UInt8]()
-    out.reserveCapacity(raw.count)
-    for c in raw {
-        switch c {
-        case 0x41...0x5A: out.append(c + 32)
-        case 0x61...0x7A, 0x30...0x39, 0x2D, 0x2E, 0x5F: out.append(c)
-        default: return nil
-        }
-    }
-    while out.last == 0x2E { out.removeLast() }
-    guard !out.isEmpty, out.count <= 253 else { return nil }
-    return String(decoding: out, as: UTF8.self)
+    var out = Array(raw)
+    return out.withUnsafeMutableBufferPointer { normalizeHostInPlace($0) }
 }
 
-/// `normalizeHost` of bytes the caller lets it overwrite: lower-cased where they are, so the String
-/// is the only copy made.
+/// `normalizeHost` of bytes the caller lets it overwrite (the rules live here): lower-cased where
+/// they are, so the String is the only copy made.
 public func normalizeHostInPlace(_ bytes: UnsafeMutableBufferPointer<UInt8>) -> String? {
     for i in bytes.indices {
         switch bytes[i] {
