@@ -25,8 +25,11 @@ public struct LogScanner {
         scan(source: &source, file: file, report: &report, emit: emit)
     }
 
+    /// Scans `source`, whose first line is line `firstLine`, to its end. Returns how many lines were
+    /// read, or nil when reading failed before the end.
+    @discardableResult
     public func scan(source: inout some ByteSource, file: String, firstLine: Int = 1, report: inout InputReport,
-                     emit emitRaw: (Observation) -> Void) {
+                     emit emitRaw: (Observation) -> Void) -> Int? {
         var lastLine = firstLine - 1
         var parser = format.makeParser()
         var zone = localZone
@@ -77,6 +80,7 @@ public struct LogScanner {
                 report.observations += 1
                 emit(o)
             }
+            return lastLine - (firstLine - 1)
         } catch {
             for o in parser.finish() {
                 report.observations += 1
@@ -85,6 +89,7 @@ public struct LogScanner {
             // The lines before the failure were read and counted; say where reading stopped.
             report.skip(at: "\(file):\(lastLine + 1)", reason: "input unreadable from here on: \(error)")
             report.hitCap("input-truncated")
+            return nil
         }
     }
 }

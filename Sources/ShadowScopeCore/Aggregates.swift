@@ -217,7 +217,7 @@ public final class ServiceMatchSummary: Sendable, Equatable {
 
 /// Aggregates per day × user × service × region. A monoid under `merge`.
 public struct Aggregates: Sendable {
-    /// Every change goes through `insert` or `merge`, which call `staleSortedRows` first.
+    /// Every change calls `staleSortedRows` first.
     public private(set) var rows: [AggregateKey: AggregateValue] = [:]
     /// `sorted`, computed once per state of `rows`: the summary, the three day rules and the state keys
     /// each walk the rows in order, and each sorted them again (70,000 rows, by their strings).
@@ -293,6 +293,14 @@ public struct Aggregates: Sendable {
             for (k, v) in other.rows { insert(k, v) }
         }
         addHourCounts(other.hours)
+    }
+
+    /// Adds `offset` to every line or frame number of evidence in `file`: the rows of a part of a file
+    /// numbered from 1, once the lines before the part are counted. The rows' order does not change.
+    public mutating func shiftEvidenceNumbers(in file: String, by offset: Int) {
+        guard offset != 0 else { return }
+        staleSortedRows()
+        for i in rows.indices { rows.values[i].evidenceList.shiftNumbers(in: file, by: offset) }
     }
 
     /// Adds per-hour connection counts (from a summary being merged); entries past 23 are ignored.

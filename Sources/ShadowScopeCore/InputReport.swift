@@ -73,6 +73,18 @@ public struct InputReport: Sendable {
         if error == nil { error = later.error }
     }
 
+    /// Adds `offset` to the line number of every sample at `file:line` in this report's file: a part
+    /// of a file numbered from 1, once the lines before it are counted.
+    public mutating func shiftLineNumbers(by offset: Int) {
+        guard offset != 0 else { return }
+        for k in skippedSamples.indices {
+            skippedSamples[k].location = EvidenceList.shifted(skippedSamples[k].location, in: file, by: offset)
+        }
+        for k in anomalySamples.indices {
+            anomalySamples[k].location = EvidenceList.shifted(anomalySamples[k].location, in: file, by: offset)
+        }
+    }
+
     public mutating func hitCap(_ name: String) {
         capsHit[name, default: 0] += 1
     }

@@ -2,19 +2,24 @@ import Foundation
 import Glibc
 import LogFormats
 
-/// Bytes `start..<end` of a file, whose first line is line `firstLine` of the file.
+/// Bytes `start..<end` of a file, whose first line is line `firstLine` of the file; nil when not
+/// counted yet: the part is then numbered from 1 and its references are moved to their place in the
+/// file when the parts' results merge (`FileResult(parts:)`).
 struct FilePart: Sendable, Equatable {
     var start: Int
     var end: Int
-    var firstLine: Int
+    var firstLine: Int?
 }
 
 /// Cuts a large plain log into `count` parts at line boundaries, so that one file is parsed on all
-/// cores. Each part's first line number comes from counting the newlines before it (one memchr pass
-/// over the file, shared by the threads), so skips and evidence name the same lines as a whole scan.
+/// cores. Skips and evidence must name the same lines as a whole scan. A summary's references can be
+/// moved after the scan (each part counts its own lines), so by default nothing is counted first;
+/// observation lines are written as they come, so for them (`countLines`) each part's first line
+/// number comes from counting the newlines before it: a pass over the file, shared by the threads,
+/// that cost a third of a two-thread scan.
 enum FileParts {
     /// The parts of `path`, or nil when the file is too small to be worth cutting or cannot be read.
-    static func plan(_ path: String, count: Int, minimumBytes: Int) -> [FilePart]? {
+    static func plan(_ path: String, count: Int, minimumBytes: Int, countLines: Bool) -> [FilePart]? {
         var st = stat()
         guard count > 1, stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
         let size = Int(st.st_size)
@@ -31,19 +36,22 @@ enum FileParts {
         bounds.append(size)
         let ranges = zip(bounds, bounds.dropFirst()).map { (start: $0, end: $1) }
         guard ranges.count > 1 else { return nil }
+        guard countLines else {
+            return ranges.enumerated().map { FilePart(start: $1.start, end: $1.end, firstLine: $0 == 0 ? 1 : nil) }
+        }
         // Newlines per part, counted in parallel; each part's first line is one past those before it.
         let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: ranges.count)
         defer { counts.deallocate() }
         let shared = SendableCounts(counts)
-        DispatchQueue.concurrentPerform(iterations: ranges.count) { i in
+        DispatchQueue.concurrentPerform(iterations: ranges.count - 1) { i in  // the last part's own count is not needed
             shared.buffer[i] = newlines(fd, ranges[i].start, ranges[i].end) ?? -1
         }
-        guard !counts.contains(-1) else { return nil }
+        guard !counts.prefix(ranges.count - 1).contains(-1) else { return nil }
         var line = 1
         var parts: [FilePart] = []
         for (i, r) in ranges.enumerated() {
             parts.append(FilePart(start: r.start, end: r.end, firstLine: line))
-            line += counts[i]
+            if i < ranges.count - 1 { line += counts[i] }
         }
         return parts
     }

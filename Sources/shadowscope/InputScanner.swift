@@ -11,23 +11,43 @@ struct FileResult: Sendable {
     var aggregates: Aggregates
     /// Per-connection alerts, in input order.
     var alerts: [Alert]
+    /// A part of a file (`FilePart`): the lines it holds, and whether its references count them from
+    /// 1 rather than from the part's place in the file.
+    var partLines = 0
+    var numberedFromOne = false
 
-    /// The parts of one file, scanned apart, as one result (parts in file order).
+    /// The parts of one file, scanned apart, as one result (parts in file order). A part numbered
+    /// from 1 has its references moved past the lines of the parts before it.
     init(parts: consuming [FileResult]) {
         var parts = parts
         self = parts[0]
         parts[0].aggregates = Aggregates()  // this result's table is then the only reference to it
-        for p in parts.dropFirst() {
+        var linesBefore = parts[0].partLines
+        for k in parts.indices.dropFirst() {
+            if parts[k].numberedFromOne { parts[k].shiftLineNumbers(by: linesBefore) }
+            linesBefore += parts[k].partLines
+            let p = parts[k]
+            parts[k].aggregates = Aggregates()
             report.absorb(p.report)
             aggregates.merge(p.aggregates)
             alerts += p.alerts
         }
+        numberedFromOne = false
     }
 
     init(report: InputReport, aggregates: Aggregates, alerts: [Alert]) {
         self.report = report
         self.aggregates = aggregates
         self.alerts = alerts
+    }
+
+    /// Adds `offset` to every line number this result refers to in its file.
+    mutating func shiftLineNumbers(by offset: Int) {
+        report.shiftLineNumbers(by: offset)
+        aggregates.shiftEvidenceNumbers(in: report.file, by: offset)
+        for k in alerts.indices {
+            alerts[k].evidence = alerts[k].evidence.map { EvidenceList.shifted($0, in: report.file, by: offset) }
+        }
     }
 }
 
@@ -49,7 +69,8 @@ struct InputScanner: Sendable {
 
     /// Scans one part of a plain log file in `format`, a format whose lines stand alone (`splittableFormat`).
     func scan(_ path: String, part: FilePart, format: any LogFormat, observationsTo out: OutputFile?) -> FileResult {
-        scanAttributing(path, observationsTo: out) { relevant, handle in
+        var lines = 0
+        var result = scanAttributing(path, observationsTo: out) { relevant, handle in
             var report = InputReport(file: path, format: format.name)
             let fd = open(path, O_RDONLY | O_CLOEXEC)
             guard fd >= 0 else {
@@ -61,12 +82,17 @@ struct InputScanner: Sendable {
             var logScanner = LogScanner(format: format, isRelevant: relevant)
             logScanner.localZone = localZone
             var matched = 0
-            logScanner.scan(source: &source, file: path, firstLine: part.firstLine, report: &report) { o in
+            let read = logScanner.scan(source: &source, file: path, firstLine: part.firstLine ?? 1, report: &report) { o in
                 if handle(o) { matched += 1 }
             }
+            // Reading stopped early (an I/O error): the part's lines counted apart, for the parts after it.
+            lines = read ?? FileParts.newlines(fd, part.start, part.end) ?? 0
             report.matched = matched
             return report
         }
+        result.partLines = lines
+        result.numberedFromOne = part.firstLine == nil
+        return result
     }
 
     /// The format of `path` when it can be scanned in parts on several threads: a regular,

@@ -178,7 +178,7 @@ struct Scan: ParsableCommand {
         var plan: [WorkItem] = []
         for (i, path) in files.enumerated() {
             if threads > 1, let format = scanner.splittableFormat(path),
-               let parts = FileParts.plan(path, count: threads, minimumBytes: splitBytes) {
+               let parts = FileParts.plan(path, count: threads, minimumBytes: splitBytes, countLines: out != nil) {
                 plan += parts.map { WorkItem(file: i, part: $0, format: format) }
             } else {
                 plan.append(WorkItem(file: i, part: nil, format: nil))

@@ -418,6 +418,21 @@ final class JobsTests: XCTestCase {
             XCTAssertEqual(outputs[k][1], outputs[0][1], "observations, run \(k)")
             XCTAssertEqual(outputs[k][2], outputs[0][2], "alerts, run \(k)")
         }
+        // Without observation lines the parts are not counted first: each is numbered from 1 and its
+        // skips, anomalies, evidence and alerts are moved to their lines afterwards. Same summary and alerts.
+        for (jobs, split) in [("2", "1000"), ("3", "4096"), ("4", "300")] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--jobs", jobs, "--split-bytes", split,
+                                                      "--summary", "\(dir)/s.json", "--alerts", "\(dir)/a.ndjson", path])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            XCTAssertEqual(try String(contentsOfFile: "\(dir)/s.json", encoding: .utf8), outputs[0][0], "summary, --jobs \(jobs) without observations")
+            XCTAssertEqual(try String(contentsOfFile: "\(dir)/a.ndjson", encoding: .utf8), outputs[0][2], "alerts, --jobs \(jobs) without observations")
+        }
+        // Evidence past the first part, so the moved numbers are checked, in reference order.
+        let evidence = ((summary?["aggregates"] as? [[String: Any]]) ?? []).flatMap { ($0["evidence"] as? [String]) ?? [] }
+        let numbers = evidence.compactMap { Int($0.dropFirst(path.count + 1)) }
+        XCTAssertEqual(numbers.count, evidence.count)
+        XCTAssertGreaterThan(numbers.max() ?? 0, lines / 2)
+        XCTAssertFalse(outputs[0][2].isEmpty, "the fixture raises per-connection alerts")
     }
 }
 

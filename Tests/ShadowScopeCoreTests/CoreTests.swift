@@ -328,16 +328,16 @@ final class EvidenceMergeTests: XCTestCase {
                 var o = v
                 o.evidence = l
                 v.merge(o)
-                XCTAssertEqual(v.evidence, Array(Set(v.evidence).sorted()), "sorted and distinct after each merge")
+                XCTAssertEqual(v.evidence, inReferenceOrder(v.evidence), "sorted and distinct after each merge")
             }
-            XCTAssertEqual(v.evidence, Array(Set(lists.joined()).sorted().prefix(AggregateValue.maxEvidence)))
+            XCTAssertEqual(v.evidence, Array(inReferenceOrder(lists.joined()).prefix(AggregateValue.maxEvidence)))
         }
     }
 
-    /// References to one file are kept as numbers; the list must still be the ten smallest distinct
-    /// `file:n` strings in string order ("f:1000" before "f:999"), through inserts and merges, and
-    /// when a second file or a text list joins it. Checked against the definition on random lists.
-    func testNumberedReferencesKeepTheStringOrder() {
+    /// References to one file are kept as numbers; the list must still be the ten first distinct
+    /// `file:n` references by file, then number ("f:999" before "f:1000"), through inserts and merges,
+    /// and when a second file or a text list joins it. Checked against the definition on random lists.
+    func testNumberedReferencesKeepTheReferenceOrder() {
         var rng = SystemRandomNumberGenerator()
         let magnitudes = [9, 99, 1_000, 123_456, 99_999_999, Int.max]
         for round in 0..<400 {
@@ -355,7 +355,7 @@ final class EvidenceMergeTests: XCTestCase {
                     let r = ref()
                     list.insert(r)
                     all.append(r.description)
-                    XCTAssertEqual(list.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+                    XCTAssertEqual(list.strings, Array(inReferenceOrder(all).prefix(EvidenceList.limit)))
                 }
                 lists.append((list, all))
             }
@@ -364,27 +364,51 @@ final class EvidenceMergeTests: XCTestCase {
             for (l, texts) in lists.dropFirst() {
                 merged.merge(l)
                 all += texts
-                XCTAssertEqual(merged.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+                XCTAssertEqual(merged.strings, Array(inReferenceOrder(all).prefix(EvidenceList.limit)))
             }
             if round % 10 == 0 {
                 merged.merge(EvidenceList(normalizing: ["a.log:5", "b.log:1"]))
                 all += ["a.log:5", "b.log:1"]
-                XCTAssertEqual(merged.strings, Array(Set(all).sorted().prefix(EvidenceList.limit)))
+                XCTAssertEqual(merged.strings, Array(inReferenceOrder(all).prefix(EvidenceList.limit)))
             }
         }
     }
 
-    func testDecimalOrderIsTheDigitsStringOrder() {
+    /// Texts that are not `file:number` still have a place: after the numbered references of a file of
+    /// the same name, by their whole text; equal numbers written differently are told apart.
+    func testReferenceOrderOfUnusualTexts() {
+        let texts = ["b.log", "a.log:10", "a.log:9", "a.log", "a.log:x", "c:d.log:2", "c:d.log:10", "a.log:09", "a.log:-1", ""]
+        let sorted = texts.sorted(by: EvidenceList.referenceLess)
+        XCTAssertEqual(sorted, ["", "a.log:09", "a.log:9", "a.log:10", "a.log", "a.log:-1", "a.log:x", "b.log", "c:d.log:2", "c:d.log:10"])
+        for a in texts {
+            XCTAssertFalse(EvidenceList.referenceLess(a, a))
+            for b in texts where a != b { XCTAssertNotEqual(EvidenceList.referenceLess(a, b), EvidenceList.referenceLess(b, a), "\(a) vs \(b)") }
+        }
+    }
+
+    /// A part of a file numbered from 1, moved past the lines before it, equals the same references
+    /// numbered in the file from the start: in order, in both forms the list takes, other files untouched.
+    func testShiftedPartEvidenceEqualsTheWholeFilesEvidence() {
         var rng = SystemRandomNumberGenerator()
-        let edges = [0, 1, 9, 10, 11, 99, 100, 101, 1_000, 999, 12, 123, 120, 1_200, Int.max, Int.max - 1, 999_999_999_999_999_999]
-        var pairs = edges.flatMap { a in edges.map { (a, $0) } }
-        for _ in 0..<20_000 {
-            let scale = [10, 1_000, 1_000_000, Int.max][Int.random(in: 0..<4, using: &rng)]
-            pairs.append((Int.random(in: 0...scale, using: &rng), Int.random(in: 0...scale, using: &rng)))
+        for round in 0..<200 {
+            let offset = [0, 7, 95, 999_990, Int.random(in: 0...5_000_000, using: &rng)][round % 5]
+            let numbers = (0..<Int.random(in: 1...30, using: &rng)).map { _ in Int.random(in: 1...[9, 120, 100_000][round % 3], using: &rng) }
+            var part = EvidenceList(SourceRef(file: "p.log", position: .line(numbers[0])))
+            var whole = EvidenceList(SourceRef(file: "p.log", position: .line(numbers[0] + offset)))
+            for n in numbers.dropFirst() {
+                part.insert(SourceRef(file: "p.log", position: .line(n)))
+                whole.insert(SourceRef(file: "p.log", position: .line(n + offset)))
+            }
+            if round % 4 == 0 {  // texts: another file's reference joined the list
+                part.insert(SourceRef(file: "o.log", position: .line(3)))
+                whole.insert(SourceRef(file: "o.log", position: .line(3)))
+            }
+            part.shiftNumbers(in: "p.log", by: offset)
+            XCTAssertEqual(part.strings, whole.strings, "offset \(offset)")
         }
-        for (a, b) in pairs {
-            XCTAssertEqual(EvidenceList.decimalLess(a, b), String(a) < String(b), "\(a) vs \(b)")
-        }
+        XCTAssertEqual(EvidenceList.shifted("p.log:12", in: "p.log", by: 30), "p.log:42")
+        XCTAssertEqual(EvidenceList.shifted("q.log:12", in: "p.log", by: 30), "q.log:12")
+        XCTAssertEqual(EvidenceList.shifted("p.log", in: "p.log", by: 30), "p.log")
     }
 
     /// Equal lists compare equal whichever form holds them.
@@ -394,4 +418,14 @@ final class EvidenceMergeTests: XCTestCase {
         XCTAssertNotEqual(numbers, EvidenceList(normalizing: ["a.log:8"]))
         XCTAssertEqual(EvidenceList(SourceRef(file: "a.log", position: .none)).strings, ["a.log"])
     }
+}
+
+/// The reference order as users read it, by the definition: distinct, by file, then by the number
+/// after the last colon ("f:9" before "f:10").
+private func inReferenceOrder(_ references: some Sequence<String>) -> [String] {
+    func key(_ r: String) -> (Substring, Int) {
+        let colon = r.lastIndex(of: ":")!
+        return (r[..<colon], Int(r[r.index(after: colon)...])!)
+    }
+    return Set(references).sorted { key($0) < key($1) }
 }
