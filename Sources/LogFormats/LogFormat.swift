@@ -32,15 +32,16 @@ public protocol LineParser {
     func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer?
     /// How many lines at the start of `text` `quickHost` and `isRelevant` would drop one by one, and
     /// the bytes they take (up to and including the last one's LF), counted in bulk; nil when the
-    /// format has no bulk counter. Stops at the first line that needs a closer look.
+    /// format has no bulk counter. Stops at the first line that needs a closer look; `nextIsRelevant`
+    /// says that line is a plain record whose host `isRelevant` accepted, so nobody need ask again.
     func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
-                             isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)?
+                             isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)?
 }
 
 extension LineParser {
     public func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? { nil }
     public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
-                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)? { nil }
+                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? { nil }
 }
 
 /// A format whose lines stand alone is its own parser.

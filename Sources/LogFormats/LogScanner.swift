@@ -41,13 +41,16 @@ public struct LogScanner {
             o.localTime = false
             emitRaw(o)
         }
+        var relevantLine = 0  // a line the bulk counter stopped at for its relevant host: not asked again
         do {
             try LineReader.forEachLine(source: &source, firstLine: firstLine, skipLines: { text, number in
                 // Lines the parser counts in bulk are records and observations, just not parsed.
-                guard bulkSkipping, let isRelevant, let (bytes, lines) = parser.skipIrrelevantLines(text, isRelevant: isRelevant) else { return nil }
+                guard bulkSkipping, let isRelevant,
+                      let (bytes, lines, nextIsRelevant) = parser.skipIrrelevantLines(text, isRelevant: isRelevant) else { return nil }
                 report.records += lines
                 report.observations += lines
                 lastLine = number + lines - 1
+                if nextIsRelevant { relevantLine = number + lines }
                 return (bytes, lines)
             }) { line, number in
                 lastLine = number
@@ -59,7 +62,7 @@ public struct LogScanner {
                 case .containsNUL:
                     report.skip(at: "\(file):\(number)", reason: "NUL byte in line")
                 case .text(let bytes):
-                    if let isRelevant, let host = parser.quickHost(bytes), !isRelevant(host) {
+                    if let isRelevant, number != relevantLine, let host = parser.quickHost(bytes), !isRelevant(host) {
                         report.observations += 1
                         return
                     }

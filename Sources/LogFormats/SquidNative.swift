@@ -95,13 +95,14 @@ public struct SquidNative: StatelessLogFormat {
     /// host is relevant, or the unfinished line at the end. Sixty-four bytes are classified at a time
     /// and only field starts and line ends are visited, so a line costs about a dozen steps.
     public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
-                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int)? {
-        guard let base = text.baseAddress else { return (0, 0) }
+                                    isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? {
+        guard let base = text.baseAddress else { return (0, 0, false) }
         let n = text.count
         var lineStart = 0, lines = 0
         var fields = 0
         var methodStart = 0, urlStart = 0, userStart = 0
         var cr = -1  // where a CR sits in this line (allowed only just before the LF)
+        var relevant = false  // the line it stopped at is a plain record with a relevant host
         var previousWasSeparator: UInt64 = 1  // the text starts at a line start
         var block = 0
         while block < n {
@@ -139,8 +140,12 @@ public struct SquidNative: StatelessLogFormat {
             }
             @inline(__always) func lineEnds(at: Int) -> Bool {
                 guard fields == Self.fieldCount, cr < 0 || cr == at &- 1, at &- lineStart <= LineReader.maxLineBytes,
-                      let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n),
-                      !isRelevant(host) else { return false }
+                      let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
+                else { return false }
+                guard !isRelevant(host) else {
+                    relevant = true
+                    return false
+                }
                 lines &+= 1
                 lineStart = at &+ 1
                 fields = 0
@@ -157,7 +162,7 @@ public struct SquidNative: StatelessLogFormat {
                     count(rest & before)
                     rest &= ~before
                     newlines &= newlines &- 1
-                    guard lineEnds(at: block &+ p) else { return (lineStart, lines) }
+                    guard lineEnds(at: block &+ p) else { return (lineStart, lines, relevant) }
                 }
                 count(rest)
             } else {
@@ -169,19 +174,19 @@ public struct SquidNative: StatelessLogFormat {
                     events &= events &- 1
                     if classes.control & bit != 0 {
                         // A tab or NUL always needs the line-by-line path; so does a CR anywhere but before the LF.
-                        guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines) }
+                        guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines, relevant) }
                         cr = at
                     }
                     if starts & bit != 0 {
                         count(bit)
                     } else if classes.newline & bit != 0 {
-                        guard lineEnds(at: at) else { return (lineStart, lines) }
+                        guard lineEnds(at: at) else { return (lineStart, lines, relevant) }
                     }
                 }
             }
             block += 64
         }
-        return (lineStart, lines)
+        return (lineStart, lines, relevant)
     }
 
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {

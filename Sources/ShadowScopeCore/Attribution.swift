@@ -1,28 +1,55 @@
 /// What a host means, from the signature catalog.
 public struct ServiceMatch: Sendable, Equatable {
     public enum Evidence: String, Sendable { case strong, weak }
-    public var serviceID: String
-    public var vendor: String
-    public var service: String
-    public var tier: String
-    public var category: String
-    public var tierInName: Bool
-    public var evidence: Evidence
+
+    /// What every match of one catalog host shares, made once: a match is copied for each matched
+    /// record (attribution, rules, rows), and as five strings each copy was five retains and releases.
+    public final class Facts: Sendable {
+        public let serviceID: String
+        public let vendor: String
+        public let service: String
+        public let tier: String
+        public let category: String
+        public let tierInName: Bool
+        public let evidence: Evidence
+
+        init(serviceID: String, vendor: String, service: String, tier: String, category: String, tierInName: Bool, evidence: Evidence) {
+            self.serviceID = serviceID
+            self.vendor = vendor
+            self.service = service
+            self.tier = tier
+            self.category = category
+            self.tierInName = tierInName
+            self.evidence = evidence
+        }
+    }
+
+    public let facts: Facts
+    public var serviceID: String { facts.serviceID }
+    public var vendor: String { facts.vendor }
+    public var service: String { facts.service }
+    public var tier: String { facts.tier }
+    public var category: String { facts.category }
+    public var tierInName: Bool { facts.tierInName }
+    public var evidence: Evidence { facts.evidence }
     /// The region token the host name carries (`eu-central-1`), when its pattern binds one.
     public var regionToken: String?
     /// That region's country code (or `EU`), from the vendor's region_codes; nil when unknown.
     public var regionCountry: String?
+
     public init(serviceID: String, vendor: String, service: String, tier: String, category: String,
                 tierInName: Bool, evidence: Evidence, regionToken: String? = nil, regionCountry: String? = nil) {
+        facts = Facts(serviceID: serviceID, vendor: vendor, service: service, tier: tier, category: category,
+                      tierInName: tierInName, evidence: evidence)
         self.regionToken = regionToken
         self.regionCountry = regionCountry
-        self.serviceID = serviceID
-        self.vendor = vendor
-        self.service = service
-        self.tier = tier
-        self.category = category
-        self.tierInName = tierInName
-        self.evidence = evidence
+    }
+
+    public static func == (a: ServiceMatch, b: ServiceMatch) -> Bool {
+        guard a.regionToken == b.regionToken, a.regionCountry == b.regionCountry else { return false }
+        if a.facts === b.facts { return true }
+        return a.serviceID == b.serviceID && a.vendor == b.vendor && a.service == b.service && a.tier == b.tier
+            && a.category == b.category && a.tierInName == b.tierInName && a.evidence == b.evidence
     }
 }
 

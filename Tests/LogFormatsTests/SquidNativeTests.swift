@@ -268,20 +268,21 @@ final class SquidBulkSkipTests: XCTestCase {
     /// What the bulk counter must take from `text`: the leading complete lines with no tab or NUL, a CR
     /// only just before the LF, within the line cap, with a host (the byte-at-a-time reference
     /// quickHost, a CR being an ordinary byte there) that is not relevant.
-    static func referenceSkip(_ text: [UInt8]) -> (bytes: Int, lines: Int) {
+    /// The bulk count by its definition, line by line; `nextIsRelevant`: it stopped at a clean line
+    /// whose quick host is relevant (the line-by-line path would parse it in full).
+    static func referenceSkip(_ text: [UInt8]) -> (bytes: Int, lines: Int, nextIsRelevant: Bool) {
         var start = 0, lines = 0
         while let lf = text[start...].firstIndex(of: 0x0A) {
             let line = Array(text[start..<lf])
             if line.contains(0x09) || line.contains(0) || line.count > LineReader.maxLineBytes { break }
             if let cr = line.firstIndex(of: 0x0D), cr != line.count - 1 { break }
-            let skip = line.withUnsafeBytes { raw in
-                SquidQuickHostTests.referenceQuickHost(raw).map { !relevant($0) } ?? false
-            }
-            if !skip { break }
+            let hostIsRelevant = line.withUnsafeBytes { raw in SquidQuickHostTests.referenceQuickHost(raw).map { relevant($0) } }
+            guard let hostIsRelevant else { break }
+            if hostIsRelevant { return (start, lines, true) }
             lines += 1
             start = lf + 1
         }
-        return (start, lines)
+        return (start, lines, false)
     }
 
     static func variants() throws -> [[UInt8]] {
@@ -305,7 +306,7 @@ final class SquidBulkSkipTests: XCTestCase {
     func testBulkCountTakesExactlyTheLinesTheLineByLinePathWouldDrop() throws {
         let pool = try Self.variants()
         var rng = SystemRandomNumberGenerator()
-        var sawSkips = 0, sawStops = 0
+        var sawSkips = 0, sawStops = 0, sawRelevant = 0
         for round in 0..<3000 {
             var text: [UInt8] = Array(repeating: 0x41, count: round % 64)  // shifts the lines against the blocks
             let lead = text.count
@@ -323,17 +324,20 @@ final class SquidBulkSkipTests: XCTestCase {
             let got = body.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) }
             XCTAssertEqual(got?.bytes, expected.bytes, String(decoding: body, as: UTF8.self))
             XCTAssertEqual(got?.lines, expected.lines)
+            XCTAssertEqual(got?.nextIsRelevant, expected.nextIsRelevant)
             if expected.lines > 0 { sawSkips += 1 }
+            if expected.nextIsRelevant { sawRelevant += 1 }
             if expected.bytes < body.count { sawStops += 1 }
         }
         XCTAssertGreaterThan(sawSkips, 500)
         XCTAssertGreaterThan(sawStops, 500)
+        XCTAssertGreaterThan(sawRelevant, 100)
     }
 
     func testBulkCountStopsAtLongLinesAndUnfinishedOnes() {
         let good = Array("1795606324.017   3953 10.53.248.108 TCP_TUNNEL/200 506913 CONNECT site1528-news.com:443 user1549 HIER_DIRECT/203.0.113.85 -\n".utf8)
         let long = Array("1 2 3 4 5 CONNECT h.example:443 7 8 ".utf8) + Array(repeating: 0x78, count: LineReader.maxLineBytes) + [0x0A]
-        func skip(_ t: [UInt8]) -> (bytes: Int, lines: Int)? { t.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) } }
+        func skip(_ t: [UInt8]) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? { t.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) } }
         XCTAssertEqual(skip(good + good + long + good)?.lines, 2, "a line over the cap goes to the line-by-line path")
         XCTAssertEqual(skip(good + good.dropLast())?.bytes, good.count, "an unfinished line is left for the next read")
         XCTAssertEqual(skip([])?.lines, 0)
