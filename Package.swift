@@ -63,7 +63,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["CMalloc"], path: "Tests/TestSupport"),
         // Benchmarks and generators for `make bench` (release build; generated data is never committed).
         .executableTarget(name: "shadowscope-bench", dependencies: [
-            "ShadowScopeCore", "Signatures", "PacketDecoding",
+            "ShadowScopeCore", "Signatures", "PacketDecoding", "Output",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -36,13 +36,16 @@ public struct JSONWriter {
     }
 
     private mutating func newline(depth: Int) {
-        if depth < Self.indents.count { return bytes.append(contentsOf: Self.indents[depth]) }
+        if depth < Self.indentLevels { return bytes.append(contentsOf: UnsafeRawBufferPointer(start: Self.indents, count: 1 + 2 * depth)) }
         bytes.append(0x0A)
         for _ in 0..<2 * depth { bytes.append(0x20) }
     }
 
-    /// A newline and the indent of each of the first levels, ready to copy.
-    private static let indents: [[UInt8]] = (0..<8).map { [0x0A] + [UInt8](repeating: 0x20, count: 2 * $0) }
+    /// A newline and the spaces of the first levels' indents, ready to copy. Raw bytes that live as
+    /// long as the process: an array here was retained and released by every newline, and on
+    /// `--jobs` threads writing rows at once that shared count made two threads slower than one.
+    private static let indentLevels = 8
+    private nonisolated(unsafe) static let indents: UnsafeRawPointer = immortalBytes([0x0A] + [UInt8](repeating: 0x20, count: 2 * (indentLevels - 1)))
 
     private mutating func close(_ bracket: UInt8) {
         let hadItems = needsComma.removeLast()
@@ -68,27 +71,37 @@ public struct JSONWriter {
     /// The bytes that open each field of objects written at one depth: the comma (none before the
     /// first), the newline and indent when pretty, the quoted key and the colon. Made once, so a field
     /// of a row costs one copy; the summary writes 25 fields for each of hundreds of thousands of rows.
-    public struct FieldOpenings: Sendable {
-        fileprivate let openings: [[UInt8]]
+    /// The bytes that open each field (comma, indent, quoted key), made once. Kept as raw bytes that
+    /// are never freed (a few hundred per kind of record), so threads writing records at once share
+    /// them without touching a reference count.
+    public struct FieldOpenings: @unchecked Sendable {
+        fileprivate let bytes: UnsafeRawPointer
+        /// Field i's opening is `bytes[ends[i]..<ends[i + 1]]`.
+        fileprivate let ends: UnsafePointer<Int>
     }
 
     /// Openings for the fields `keys` of objects begun at the current depth (call before `beginObject`).
     public func fieldOpenings(_ keys: [String]) -> FieldOpenings {
         var probe = JSONWriter(pretty: pretty)
         probe.needsComma = needsComma + [false]
-        var openings: [[UInt8]] = []
+        var all: [UInt8] = []
+        var ends = [0]
         for k in keys {
             probe.bytes.removeAll()
             probe.key(k)
-            openings.append(probe.bytes)
+            all += probe.bytes
+            ends.append(all.count)
         }
-        return FieldOpenings(openings: openings)
+        let endsCopy = UnsafeMutablePointer<Int>.allocate(capacity: ends.count)
+        endsCopy.initialize(from: ends, count: ends.count)
+        return FieldOpenings(bytes: immortalBytes(all), ends: UnsafePointer(endsCopy))
     }
 
     /// Opens field `index` of `fields` in the object just begun, and its value with the arguments.
     /// Fields must come in the order given to `fieldOpenings`, all of them.
     public mutating func open(_ fields: FieldOpenings, _ index: Int) {
-        bytes.append(contentsOf: fields.openings[index])
+        let start = fields.ends[index]
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: fields.bytes + start, count: fields.ends[index + 1] - start))
         needsComma[needsComma.count - 1] = true
     }
 
@@ -101,6 +114,22 @@ public struct JSONWriter {
         return w
     }
 
+    /// Makes this writer, emptied but keeping its buffer, a continuation of `w` (see `continuation`).
+    public mutating func `continue`(_ w: JSONWriter, afterItems: Bool) {
+        bytes.removeAll(keepingCapacity: true)
+        needsComma = w.needsComma
+        needsComma[needsComma.count - 1] = afterItems
+    }
+
+    /// Hands what this writer holds to `sink`, then the bytes of `part`, a continuation of this writer
+    /// written after everything here; `part` is emptied, keeping its buffer.
+    public mutating func drain(continuation part: inout JSONWriter, into sink: ([UInt8]) -> Void) {
+        if !bytes.isEmpty { drain(into: sink) }
+        if !part.bytes.isEmpty { sink(part.bytes) }
+        part.bytes.removeAll(keepingCapacity: true)
+        if part.needsComma.last == true { needsComma[needsComma.count - 1] = true }
+    }
+
     /// Takes the bytes of a continuation of this writer, written after everything here.
     public mutating func append(continuation part: JSONWriter) {
         bytes.append(contentsOf: part.bytes)
@@ -109,7 +138,7 @@ public struct JSONWriter {
 
     public mutating func rawValue(_ v: String?) { if let v { appendString(v) } else { appendNull() } }
     public mutating func rawValue(_ v: Int64?) { if let v { appendInteger(v) } else { appendNull() } }
-    public mutating func rawValue(_ v: Bool) { bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+    public mutating func rawValue(_ v: Bool) { appendBool(v) }
 
     public mutating func beginArray(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
@@ -133,7 +162,7 @@ public struct JSONWriter {
 
     public mutating func field(_ k: String, _ v: Bool?) {
         key(k)
-        if let v { bytes.append(contentsOf: (v ? "true" : "false").utf8) } else { appendNull() }
+        if let v { appendBool(v) } else { appendNull() }
     }
 
     public mutating func value(_ v: String) {
@@ -144,9 +173,15 @@ public struct JSONWriter {
     /// The string `prefix` followed by `number`'s digits (an evidence reference `file:123`), without
     /// making that String.
     public mutating func value(_ prefix: String, _ number: Int) {
-        separator()
+        value(prefix, separatedBy: nil, number)
+    }
+
+    /// `prefix`, then `separator` when given, then `number`'s digits, as one string (`file` `:` `123`).
+    public mutating func value(_ prefix: String, separatedBy separator: UInt8?, _ number: Int) {
+        self.separator()
         appendString(prefix)
-        bytes.removeLast()  // the closing quote: the digits go inside
+        bytes.removeLast()  // the closing quote: the rest goes inside
+        if let separator { bytes.append(separator) }
         appendInteger(Int64(number))
         bytes.append(0x22)
     }
@@ -199,7 +234,14 @@ public struct JSONWriter {
         return false
     }
 
-    private mutating func appendNull() { bytes.append(contentsOf: "null".utf8) }
+    private mutating func appendNull() { bytes.append(contentsOf: UnsafeRawBufferPointer(start: Self.words, count: 4)) }
+
+    private mutating func appendBool(_ v: Bool) {
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: Self.words + (v ? 4 : 8), count: v ? 4 : 5))
+    }
+
+    /// `null`, `true` and `false`, for copying.
+    private nonisolated(unsafe) static let words: UnsafeRawPointer = immortalBytes(Array("nulltruefalse".utf8))
 
     private mutating func appendString(_ s: String) {
         bytes.append(0x22)
@@ -229,4 +271,12 @@ public struct JSONWriter {
         }
         bytes.append(0x22)
     }
+}
+
+/// A copy of `bytes` that is never freed: for the few constant byte strings that writers on many
+/// threads copy from.
+private func immortalBytes(_ bytes: [UInt8]) -> UnsafeRawPointer {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+    bytes.withUnsafeBytes { p.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+    return UnsafeRawPointer(p)
 }

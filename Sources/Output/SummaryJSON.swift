@@ -121,10 +121,14 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     } else {
         // Blocks of rows, each cut into `threads` runs formatted at once into writers that continue
         // the document where it stands, then joined in order: the same bytes as one thread writes.
+        // Each thread's writer keeps its buffer from block to block: grown anew per block, the
+        // buffers' page faults (serialised in the kernel) made two threads slower than one.
+        w.drain(into: sink)
+        var parts = (0..<threads).map { _ in w.continuation(afterItems: true) }
         var start = 0
         while start < rows.count {
             let (from, end) = (start, min(rows.count, start + rowsPerBlock))
-            var parts = (0..<threads).map { w.continuation(afterItems: $0 > 0 || from > 0) }
+            for p in parts.indices { parts[p].continue(w, afterItems: p > 0 || from > 0) }
             parts.withUnsafeMutableBufferPointer { buffer in
                 let slots = WriterSlots(buffer)
                 DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
@@ -133,8 +137,7 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
                     if first < last { for i in first..<last { writeRow(rows[i], row, &slots.buffer[p]) } }
                 }
             }
-            for part in parts { w.append(continuation: part) }
-            w.drain(into: sink)
+            for p in parts.indices { w.drain(continuation: &parts[p], into: sink) }
             start = end
         }
     }
@@ -187,8 +190,7 @@ private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JS
     w.beginArray("evidence")
     switch v.evidenceList.entries {
     case .positions(let file, let numbers):
-        let prefix = file + ":"
-        for n in numbers { w.value(prefix, n) }
+        for n in numbers { w.value(file, separatedBy: 0x3A, n) }
     case .texts(let texts):
         for e in texts { w.value(e) }
     }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Foundation
+import Output
 import ShadowScopeCore
 import Signatures
 
 /// Matched observations counted into the summary's rows per second on one core: the work every
 /// matched log line and every matched flow ends in. Users pick services Zipf-like with three
 /// favourites each (as `gen-squid` draws them), so most observations land in a row that exists.
+/// Then what follows a scan: the rows of two halves merged (`--jobs 2`), and the summary written
+/// on one thread and on two.
 struct AggregatesBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "aggregates", abstract: "Aggregate row updates per second.")
 
@@ -49,5 +52,45 @@ struct AggregatesBench: ParsableCommand {
         print("aggregates: \(count) matched observations, \(users) users, \(services.count) services: \(rows) rows")
         print(String(format: "aggregates: %.2f M observations/s on one core (%.0f ns each, best of %d passes)",
                      Double(count) / best / 1e6, best / Double(count) * 1e9, passes))
+
+        // Two halves, each counted on its own, merged as `scan --jobs 2` merges them.
+        var halves = [Aggregates(), Aggregates()]
+        for (i, (o, a)) in work.enumerated() { halves[i < count / 2 ? 0 : 1].add(o, a, policy: policy) }
+        var bestMerge = Double.infinity
+        var merged = Aggregates()
+        for _ in 0..<passes {
+            var m = halves[0]
+            m.shiftEvidenceNumbers(in: "", by: 1)  // changes nothing, but the table is then this copy's own
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            m.merge(halves[1])
+            bestMerge = min(bestMerge, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            merged = m
+        }
+        print(String(format: "aggregates: merging %d rows into %d: %.3f s (%.0f ns a row, best of %d)",
+                     halves[1].rows.count, halves[0].rows.count, bestMerge, bestMerge / Double(halves[1].rows.count) * 1e9, passes))
+
+        var bestSort = Double.infinity
+        for _ in 0..<passes {
+            var copy = merged
+            copy.shiftEvidenceNumbers(in: "", by: 1)  // changes nothing, but the sorted order is computed again
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = copy.sorted.count
+            bestSort = min(bestSort, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        }
+        print(String(format: "aggregates: sorting %d rows: %.3f s (best of %d)", merged.rows.count, bestSort, passes))
+
+        let context = SummaryContext(tool: "bench", geoip: nil, hours: policy.hours)
+        for threads in [1, 2] {
+            var bestWrite = Double.infinity
+            var bytes = 0
+            for _ in 0..<passes {
+                bytes = 0
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                writeSummaryJSON(inputs: [], aggregates: merged, context: context, threads: threads) { bytes += $0.count }
+                bestWrite = min(bestWrite, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            print(String(format: "aggregates: summary of %d sorted rows (%.0f MB) on %d thread(s): %.3f s (%.0f MB/s, best of %d)",
+                         merged.rows.count, Double(bytes) / 1e6, threads, bestWrite, Double(bytes) / bestWrite / 1e6, passes))
+        }
     }
 }
