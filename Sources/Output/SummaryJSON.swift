@@ -191,8 +191,13 @@ private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JS
     switch v.evidenceList.entries {
     case .positions(let file, let numbers):
         for n in numbers { w.value(file, separatedBy: 0x3A, n) }
-    case .texts(let texts):
-        for e in texts { w.value(e) }
+    case .references(let references):
+        for r in references {
+            switch r {
+            case .position(let file, let n): w.value(file, separatedBy: 0x3A, n)
+            case .text(let text): w.value(text)
+            }
+        }
     }
     w.endArray()
     w.endObject()

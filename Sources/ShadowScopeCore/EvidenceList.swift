@@ -6,39 +6,69 @@
 ///
 /// While every reference names the same file (a scan of one input: the usual case) they are kept as
 /// numbers. A matched record then costs no String, no allocation, and no reading of strings
-/// scattered over the heap: as strings, the evidence was a third of each row update. Anything else
-/// (several files, text read from a summary file) is kept as text.
+/// scattered over the heap: as strings, the evidence was a third of each row update. References
+/// into several files (the results of several inputs merged) are kept as file and number too; only
+/// a text that is not `file:number` (read from a summary file) stays text.
 public struct EvidenceList: Sendable {
     public static let limit = 10
+
+    /// One reference: `file:number`, or a text that is not of that form.
+    public enum Reference: Sendable, Equatable {
+        case position(file: String, number: Int)
+        case text(String)
+
+        public var text: String {
+            switch self {
+            case .position(let file, let number): return "\(file):\(number)"
+            case .text(let text): return text
+            }
+        }
+
+        /// `text`'s reference: a position when the text is exactly what a position writes.
+        init(_ text: String) {
+            if let (file, n) = EvidenceList.split(text), "\(file):\(n)" == text {
+                self = .position(file: String(file), number: n)
+            } else {
+                self = .text(text)
+            }
+        }
+
+        /// Reference order (`referenceLess`), without making texts when both are positions.
+        static func less(_ a: Reference, _ b: Reference) -> Bool {
+            if case .position(let f, let m) = a, case .position(let g, let n) = b { return f == g ? m < n : f < g }
+            return EvidenceList.referenceLess(a.text, b.text)
+        }
+    }
 
     public enum Entries: Sendable {
         /// References into one file: `"\(file):\(n)"` for each n, in order.
         case positions(file: String, numbers: [Int])
-        case texts([String])
+        /// Any references, in order.
+        case references([Reference])
     }
 
     public private(set) var entries: Entries
 
-    public init() { entries = .texts([]) }
+    public init() { entries = .references([]) }
 
     /// A list of one reference.
     public init(_ ref: SourceRef) {
         switch ref.position {
         case .line(let n) where n >= 0, .frame(let n) where n >= 0: entries = .positions(file: ref.file, numbers: [n])
-        default: entries = .texts([ref.description])
+        default: entries = .references([.text(ref.description)])
         }
     }
 
     /// A list as rows keep them from any texts (a summary file's, unsorted or repeated): distinct,
     /// sorted, at most `limit`.
     public init(normalizing texts: [String]) {
-        entries = .texts(Array(Set(texts).sorted(by: Self.referenceLess).prefix(Self.limit)))
+        entries = .references(Set(texts).sorted(by: Self.referenceLess).prefix(Self.limit).map(Reference.init))
     }
 
     public var count: Int {
         switch entries {
         case .positions(_, let numbers): return numbers.count
-        case .texts(let texts): return texts.count
+        case .references(let references): return references.count
         }
     }
 
@@ -46,7 +76,14 @@ public struct EvidenceList: Sendable {
     public var strings: [String] {
         switch entries {
         case .positions(let file, let numbers): return numbers.map { "\(file):\($0)" }
-        case .texts(let texts): return texts
+        case .references(let references): return references.map(\.text)
+        }
+    }
+
+    private var references: [Reference] {
+        switch entries {
+        case .positions(let file, let numbers): return numbers.map { .position(file: file, number: $0) }
+        case .references(let references): return references
         }
     }
 
@@ -57,33 +94,37 @@ public struct EvidenceList: Sendable {
             switch ref.position {
             case .line(let n) where n >= 0 && ref.file == file, .frame(let n) where n >= 0 && ref.file == file:
                 if numbers.count >= Self.limit, n >= numbers[numbers.count - 1] { return }
-                entries = .texts([])  // the array is uniquely held while it changes: no copy
+                entries = .references([])  // the array is uniquely held while it changes: no copy
                 Self.insert(n, into: &numbers)
                 entries = .positions(file: file, numbers: numbers)
                 return
             default: break
             }
         }
-        insert(text: ref.description)
+        switch ref.position {
+        case .line(let n) where n >= 0, .frame(let n) where n >= 0: insert(reference: .position(file: ref.file, number: n))
+        default: insert(reference: .text(ref.description))
+        }
     }
 
     /// Keeps the `limit` smallest distinct references of both lists.
     public mutating func merge(_ other: EvidenceList) {
         if case .positions(let file, var numbers) = entries, case .positions(let otherFile, let more) = other.entries,
            file == otherFile {
-            entries = .texts([])
+            entries = .references([])
             for n in more { Self.insert(n, into: &numbers) }
             entries = .positions(file: file, numbers: numbers)
             return
         }
-        for text in other.strings { insert(text: text) }
+        for reference in other.references { insert(reference: reference) }
     }
 
-    private mutating func insert(text e: String) {
-        var texts = strings
-        entries = .texts([])  // the array is uniquely held while it changes
-        Self.insert(e, into: &texts, by: Self.referenceLess)
-        entries = .texts(texts)
+    private mutating func insert(reference e: Reference) {
+        var list = references
+        entries = .references([])  // the array is uniquely held while it changes
+        if list.capacity < Self.limit { list.reserveCapacity(Self.limit) }
+        Self.insert(e, into: &list, by: Reference.less)
+        entries = .references(list)
     }
 
     private static func insert(_ n: Int, into numbers: inout [Int]) {
@@ -111,15 +152,21 @@ public struct EvidenceList: Sendable {
         guard offset != 0 else { return }
         switch entries {
         case .positions(let f, var numbers) where f == file:
-            entries = .texts([])  // the array is uniquely held while it changes
+            entries = .references([])  // the array is uniquely held while it changes
             for k in numbers.indices { numbers[k] += offset }
             entries = .positions(file: f, numbers: numbers)
         case .positions:
             break
-        case .texts(var texts):
-            entries = .texts([])
-            for k in texts.indices { texts[k] = Self.shifted(texts[k], in: file, by: offset) }
-            entries = .texts(texts)
+        case .references(var list):
+            entries = .references([])
+            for k in list.indices {
+                switch list[k] {
+                case .position(let f, let n) where f == file: list[k] = .position(file: f, number: n + offset)
+                case .position: break
+                case .text(let text): list[k] = .text(Self.shifted(text, in: file, by: offset))
+                }
+            }
+            entries = .references(list)
         }
     }
 
@@ -145,7 +192,7 @@ public struct EvidenceList: Sendable {
     }
 
     /// A reference's file and number: the text before its last colon and the decimal number after it.
-    private static func split(_ reference: String) -> (file: Substring, number: Int)? {
+    static func split(_ reference: String) -> (file: Substring, number: Int)? {
         guard let colon = reference.utf8.lastIndex(of: UInt8(ascii: ":")) else { return nil }
         let digits = reference.utf8[reference.utf8.index(after: colon)...]
         guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }

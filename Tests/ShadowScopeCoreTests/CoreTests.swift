@@ -386,6 +386,35 @@ final class EvidenceMergeTests: XCTestCase {
         }
     }
 
+    /// References into several files and texts of other forms (a summary file's) kept together: the
+    /// first ten by `referenceLess`, through inserts and merges in any order, and the summary's texts.
+    func testReferencesOfSeveralFilesAndOddTextsKeepTheOrder() {
+        var rng = SystemRandomNumberGenerator()
+        let odd = ["a.log:07", "a.log", "b.log:x", "a.log:-3", "c:d.log:4"]
+        for _ in 0..<300 {
+            var lists: [EvidenceList] = []
+            var all: [String] = []
+            for _ in 0..<Int.random(in: 1...5, using: &rng) {
+                var list = EvidenceList()
+                if Bool.random(using: &rng) {
+                    let texts = (0..<Int.random(in: 0...3, using: &rng)).map { _ in odd.randomElement(using: &rng)! }
+                    list = EvidenceList(normalizing: texts)
+                    all += texts
+                }
+                for _ in 0..<Int.random(in: 0...15, using: &rng) {
+                    let file = ["a.log", "b.log", "c:d.log"].randomElement(using: &rng)!
+                    let ref = SourceRef(file: file, position: .line(Int.random(in: 0...120, using: &rng)))
+                    list.insert(ref)
+                    all.append(ref.description)
+                }
+                lists.append(list)
+            }
+            var merged = lists[0]
+            for l in lists.dropFirst() { merged.merge(l) }
+            XCTAssertEqual(merged.strings, Array(Set(all).sorted(by: EvidenceList.referenceLess).prefix(EvidenceList.limit)))
+        }
+    }
+
     /// A part of a file numbered from 1, moved past the lines before it, equals the same references
     /// numbered in the file from the start: in order, in both forms the list takes, other files untouched.
     func testShiftedPartEvidenceEqualsTheWholeFilesEvidence() {
