@@ -116,7 +116,7 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     if threads <= 1 {
         for i in rows.indices {
             writeRow(rows[i], row, &w)
-            if w.bytes.count >= flushBytes { w.drain(into: sink) }
+            if w.byteCount >= flushBytes { w.drain(into: sink) }
         }
     } else {
         // Blocks of rows, each cut into `threads` runs formatted at once into writers that continue
