@@ -50,7 +50,7 @@ public struct JSONWriter {
 
     @inline(never) private mutating func grow(_ n: Int) {
         let bigger = ByteStore(capacity: max(2 * store.capacity, store.count + n, 512))
-        bigger.base.update(from: store.base, count: store.count)
+        bigger.base.initialize(from: store.base, count: store.count)
         bigger.count = store.count
         store = bigger
     }

@@ -163,7 +163,7 @@ public struct EvidenceList: Sendable {
                 switch list[k] {
                 case .position(let f, let n) where f == file: list[k] = .position(file: f, number: n + offset)
                 case .position: break
-                case .text(let text): list[k] = .text(Self.shifted(text, in: file, by: offset))
+                case .text(let text): list[k] = Reference(Self.shifted(text, in: file, by: offset))
                 }
             }
             entries = .references(list)
