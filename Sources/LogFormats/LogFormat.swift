@@ -34,13 +34,14 @@ public protocol LineParser {
     /// the bytes they take (up to and including the last one's LF), counted in bulk; nil when the
     /// format has no bulk counter. Stops at the first line that needs a closer look; `nextIsRelevant`
     /// says that line is a plain record whose host `isRelevant` accepted, so nobody need ask again.
-    func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+    /// A host `prefilter` rejects is irrelevant without calling `isRelevant` (which must agree).
+    func skipIrrelevantLines(_ text: UnsafeRawBufferPointer, prefilter: HostPrefilter?,
                              isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)?
 }
 
 extension LineParser {
     public func quickHost(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? { nil }
-    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer, prefilter: HostPrefilter?,
                                     isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? { nil }
 }
 

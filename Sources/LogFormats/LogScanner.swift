@@ -8,6 +8,9 @@ public struct LogScanner {
     /// this returns false is counted as an observation but not parsed further: the scanner's caller
     /// wants only records about catalog hosts. Nil: every line is parsed.
     public var isRelevant: ((UnsafeRawBufferPointer) -> Bool)?
+    /// With `isRelevant`: hosts it would reject without a look-up (`ServiceMatcher.hostPrefilter`), asked
+    /// inline by the bulk line counter before any call.
+    public var prefilter: HostPrefilter?
     /// `--timezone`: the zone of times written without one; nil takes them as UTC.
     public var localZone: LocalTimeZone?
     /// Whether lines the parser can count in bulk (`LineParser.skipIrrelevantLines`) are; off only in
@@ -46,7 +49,8 @@ public struct LogScanner {
             try LineReader.forEachLine(source: &source, firstLine: firstLine, skipLines: { text, number in
                 // Lines the parser counts in bulk are records and observations, just not parsed.
                 guard bulkSkipping, let isRelevant,
-                      let (bytes, lines, nextIsRelevant) = parser.skipIrrelevantLines(text, isRelevant: isRelevant) else { return nil }
+                      let (bytes, lines, nextIsRelevant) = parser.skipIrrelevantLines(text, prefilter: prefilter, isRelevant: isRelevant)
+                else { return nil }
                 report.records += lines
                 report.observations += lines
                 lastLine = number + lines - 1

@@ -94,7 +94,7 @@ public struct SquidNative: StatelessLogFormat {
     /// LF), or NUL, one longer than the line cap, one with another field count or target, one whose
     /// host is relevant, or the unfinished line at the end. Sixty-four bytes are classified at a time
     /// and only field starts and line ends are visited, so a line costs about a dozen steps.
-    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer,
+    public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer, prefilter: HostPrefilter?,
                                     isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? {
         guard let base = text.baseAddress else { return (0, 0, false) }
         let n = text.count
@@ -142,7 +142,8 @@ public struct SquidNative: StatelessLogFormat {
                 guard fields == Self.fieldCount, cr < 0 || cr == at &- 1, at &- lineStart <= LineReader.maxLineBytes,
                       let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
                 else { return false }
-                guard !isRelevant(host) else {
+                // Most hosts are turned away by the prefilter, inline; the rest ask the caller.
+                if prefilter?.rejects(host) != true && isRelevant(host) {
                     relevant = true
                     return false
                 }

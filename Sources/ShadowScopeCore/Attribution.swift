@@ -61,9 +61,13 @@ public protocol ServiceMatcher: Sendable {
     /// Whether raw host bytes may belong to a catalog service: false only when neither the bytes nor
     /// their normal form (lower case, no trailing dot) can match (see the default below).
     func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool
+    /// The part of `mayMatch` that needs no look-up, for a scanner to ask inline; nil when there is none.
+    var hostPrefilter: HostPrefilter? { get }
 }
 
 extension ServiceMatcher {
+    public var hostPrefilter: HostPrefilter? { nil }
+
     public func match(bytes: UnsafeRawBufferPointer) -> ServiceMatch? {
         match(host: String(decoding: bytes, as: UTF8.self))
     }

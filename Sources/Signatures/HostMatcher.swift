@@ -31,9 +31,9 @@ public struct HostMatcher: ServiceMatcher, Sendable {
     private var slots: [Slot] = []
     private var mask = 0
     public private(set) var patternCount = 0
-    /// One bit per `lastTwoKey` of every pattern's last two labels (64 Kbit, 8 KB: stays in cache).
-    /// Most hosts in a log are not AI services; this turns most of them away after two word loads.
-    private var lastTwoBits = [UInt64](repeating: 0, count: 1 << 10)
+    /// Turns away hosts whose last two labels no pattern has: most hosts in a log.
+    public private(set) var prefilter = HostPrefilter(names: [String]())
+    public var hostPrefilter: HostPrefilter? { prefilter }
 
     struct Slot: Sendable {
         var key: UInt64 = 0   // 0 = empty
@@ -79,6 +79,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         }
         // Each pattern's last two labels: filed in the table, and a bit in the filter.
         var lastTwo = Set<UInt64>()
+        var names: [String] = []
         for vendor in catalog.vendors {
             for host in vendor.services.flatMap(\.hosts) {
                 let name: String
@@ -88,10 +89,10 @@ public struct HostMatcher: ServiceMatcher, Sendable {
                 }
                 let labels = name.split(separator: ".")
                 lastTwo.insert(Self.reverseHash(Array(labels.suffix(2).joined(separator: ".").utf8)) ^ Self.lastTwoTag)
-                let key = Array(name.utf8).withUnsafeBytes { Self.lastTwoKey($0.baseAddress!, $0.count) }
-                lastTwoBits[Int(key >> 6)] |= 1 << (key & 63)
+                names.append(name)
             }
         }
+        prefilter = HostPrefilter(names: names)
         keys += lastTwo.map { ($0, Self.lastTwoMarker) }
         var capacity = 16
         while capacity < keys.count * 4 { capacity *= 2 }
@@ -136,15 +137,14 @@ public struct HostMatcher: ServiceMatcher, Sendable {
 
     /// `ServiceMatcher.mayMatch` for the log scanner's quick pass, once per line: true whenever the
     /// default would be for a name whose lower-case form matches, but a name whose last two labels
-    /// (in any case) no pattern ends with is turned down by one bit of `lastTwoBits`, upper case or not
+    /// (in any case) no pattern ends with is turned down by one bit of `prefilter`, upper case or not
     /// (most lines of a proxy log).
     public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
         let n = bytes.count
         guard n > 0, let base = bytes.baseAddress else { return true }
         // A trailing dot: the caller parses the line fully.
         if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return true }
-        let key = Self.lastTwoKey(base, n)
-        if lastTwoBits[Int(key >> 6)] & (1 << (key & 63)) == 0 { return false }
+        if prefilter.rejects(bytes) { return false }
         // Upper case past the filter: the caller parses the line fully (and lower-cases the host).
         if Self.hasUpperCase(base, n) { return true }
         var h = Self.offset
@@ -159,47 +159,6 @@ public struct HostMatcher: ServiceMatcher, Sendable {
             if start == 0 { return match(bytes: bytes) != nil }  // a single label: only an exact host can match
             end = start - 1
         }
-    }
-
-    /// A 16-bit hash of a name's last two labels with ASCII letters folded to lower case, from at most
-    /// its last 16 bytes: the same for a host as for the catalog name it ends in when that name's
-    /// last two labels are the host's (and for any case of it, so upper case needs no first pass).
-    /// The last 16 bytes are two words; the bytes up to the second dot from the right are masked off.
-    @inline(__always) static func lastTwoKey(_ base: UnsafeRawPointer, _ n: Int) -> UInt64 {
-        var w0: UInt64 = 0, w1: UInt64 = 0  // bytes n-16..<n-8 and n-8..<n; missing bytes stay 0
-        if n >= 16 {
-            w0 = (base + n - 16).loadUnaligned(as: UInt64.self)
-            w1 = (base + n - 8).loadUnaligned(as: UInt64.self)
-        } else if n >= 8 {
-            w0 = base.loadUnaligned(as: UInt64.self) << UInt64(8 * (16 - n))
-            w1 = (base + n - 8).loadUnaligned(as: UInt64.self)
-        } else if n > 0 {
-            withUnsafeMutableBytes(of: &w1) { $0.baseAddress!.advanced(by: 8 - n).copyMemory(from: base, byteCount: n) }
-        }
-        w0 = UInt64(littleEndian: w0)
-        w1 = UInt64(littleEndian: w1)
-        let valid0: UInt64 = n >= 16 ? ~0 : (n > 8 ? ~0 << UInt64(8 * (16 - n)) : 0)
-        let valid1: UInt64 = n >= 8 ? ~0 : ~0 << UInt64(8 * (8 - n))
-        let dots: UInt64 = 0x2E2E_2E2E_2E2E_2E2E
-        let d0 = zeroByteHighBits(w0 ^ dots) & valid0, d1 = zeroByteHighBits(w1 ^ dots) & valid1
-        var keep0 = valid0, keep1 = valid1
-        // The second dot from the right, if the window has one: keep only the bytes after it.
-        var second: (word: Int, byte: Int)? = nil
-        if d1 != 0 {
-            let rest = d1 & ~(UInt64(1) << UInt64(63 - d1.leadingZeroBitCount))
-            if rest != 0 { second = (1, (63 - rest.leadingZeroBitCount) / 8) } else if d0 != 0 { second = (0, (63 - d0.leadingZeroBitCount) / 8) }
-        } else if d0 != 0 {
-            let rest = d0 & ~(UInt64(1) << UInt64(63 - d0.leadingZeroBitCount))
-            if rest != 0 { second = (0, (63 - rest.leadingZeroBitCount) / 8) }
-        }
-        if let (word, byte) = second {
-            let above: UInt64 = ~0 << UInt64(8 * (byte + 1))  // 0 when the dot is the word's last byte
-            if word == 1 { keep1 &= above; keep0 = 0 } else { keep0 &= above }
-        }
-        let a = (w0 | 0x2020_2020_2020_2020) & keep0
-        let b = (w1 | 0x2020_2020_2020_2020) & keep1
-        let h = (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xC2B2_AE3D_27D4_EB4F
-        return h >> 48
     }
 
     /// Whether a byte of `base[0..<n]` is an ASCII upper-case letter: eight bytes at a time with the

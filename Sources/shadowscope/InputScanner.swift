@@ -80,6 +80,7 @@ struct InputScanner: Sendable {
             defer { close(fd) }
             var source = FileRangeSource(fd: fd, start: part.start, end: part.end)
             var logScanner = LogScanner(format: format, isRelevant: relevant)
+            logScanner.prefilter = relevant == nil ? nil : setup.attributor.matcher.hostPrefilter
             logScanner.localZone = localZone
             var matched = 0
             let read = logScanner.scan(source: &source, file: path, firstLine: part.firstLine ?? 1, report: &report) { o in
@@ -199,6 +200,7 @@ struct InputScanner: Sendable {
         var matched = 0
         var content = source.content
         var logScanner = LogScanner(format: logFormat, isRelevant: relevant)
+        logScanner.prefilter = relevant == nil ? nil : setup.attributor.matcher.hostPrefilter
         logScanner.localZone = localZone
         logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }

@@ -321,7 +321,7 @@ final class SquidBulkSkipTests: XCTestCase {
             if round % 3 == 0 { text.removeLast(Int.random(in: 0...min(20, text.count - lead - 1), using: &rng)) }
             let body = Array(text[(lead + 1)...])
             let expected = Self.referenceSkip(body)
-            let got = body.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) }
+            let got = body.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, prefilter: nil, isRelevant: Self.relevant) }
             XCTAssertEqual(got?.bytes, expected.bytes, String(decoding: body, as: UTF8.self))
             XCTAssertEqual(got?.lines, expected.lines)
             XCTAssertEqual(got?.nextIsRelevant, expected.nextIsRelevant)
@@ -334,10 +334,37 @@ final class SquidBulkSkipTests: XCTestCase {
         XCTAssertGreaterThan(sawRelevant, 100)
     }
 
+    /// With a host prefilter (asked inline before `isRelevant`, which agrees with it), the bulk count
+    /// is the same as without: the prefilter only saves calls.
+    func testBulkCountWithAPrefilterIsTheSameAsWithout() throws {
+        let pool = try Self.variants()
+        // Names whose last two labels some lines of the pool have, so that some hosts pass the filter.
+        let prefilter = HostPrefilter(names: ["api.openai.com", "claude.ai", "site934-cdn.org", "b"])
+        let relevant: (UnsafeRawBufferPointer) -> Bool = { !prefilter.rejects($0) && Self.relevant($0) }
+        var rng = SystemRandomNumberGenerator()
+        var passed = 0, rejected = 0
+        for round in 0..<2000 {
+            var text: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...30, using: &rng) { text += pool.randomElement(using: &rng)! + [0x0A] }
+            if round % 3 == 0 { text.removeLast(Int.random(in: 0...min(20, text.count), using: &rng)) }
+            let with = text.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, prefilter: prefilter, isRelevant: relevant) }
+            let without = text.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, prefilter: nil, isRelevant: relevant) }
+            XCTAssertEqual(with?.bytes, without?.bytes)
+            XCTAssertEqual(with?.lines, without?.lines)
+            XCTAssertEqual(with?.nextIsRelevant, without?.nextIsRelevant)
+        }
+        for line in pool {
+            guard let host = line.withUnsafeBytes({ SquidQuickHostTests.referenceQuickHost($0).map { Array($0) } }) else { continue }
+            if host.withUnsafeBytes({ prefilter.rejects($0) }) { rejected += 1 } else { passed += 1 }
+        }
+        XCTAssertGreaterThan(passed, 10)
+        XCTAssertGreaterThan(rejected, 10)
+    }
+
     func testBulkCountStopsAtLongLinesAndUnfinishedOnes() {
         let good = Array("1795606324.017   3953 10.53.248.108 TCP_TUNNEL/200 506913 CONNECT site1528-news.com:443 user1549 HIER_DIRECT/203.0.113.85 -\n".utf8)
         let long = Array("1 2 3 4 5 CONNECT h.example:443 7 8 ".utf8) + Array(repeating: 0x78, count: LineReader.maxLineBytes) + [0x0A]
-        func skip(_ t: [UInt8]) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? { t.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, isRelevant: Self.relevant) } }
+        func skip(_ t: [UInt8]) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? { t.withUnsafeBytes { SquidNative().skipIrrelevantLines($0, prefilter: nil, isRelevant: Self.relevant) } }
         XCTAssertEqual(skip(good + good + long + good)?.lines, 2, "a line over the cap goes to the line-by-line path")
         XCTAssertEqual(skip(good + good.dropLast())?.bytes, good.count, "an unfinished line is left for the next read")
         XCTAssertEqual(skip([])?.lines, 0)

@@ -124,10 +124,18 @@ final class MayMatchTests: XCTestCase {
         for _ in 0..<3_000 {
             names.append(String(decoding: (0..<Int.random(in: 1...30, using: &rng)).map { _ in letters.randomElement(using: &rng)! }, as: UTF8.self))
         }
-        var upperKept = 0
+        var upperKept = 0, rejected = 0
+        let prefilter = try XCTUnwrap(matcher.hostPrefilter)
         for name in names {
             let bytes = Array(name.utf8)
             let may = bytes.withUnsafeBytes { matcher.mayMatch(rawHost: $0) }
+            // The prefilter the log scanner asks inline turns a host away only when mayMatch would, and
+            // only when no case of it matches.
+            if bytes.withUnsafeBytes({ prefilter.rejects($0) }) {
+                rejected += 1
+                XCTAssertFalse(may, name)
+                XCTAssertNil(Array(name.lowercased().utf8).withUnsafeBytes { matcher.match(bytes: $0) }, name)
+            }
             if bytes.isEmpty || bytes.last == 0x2E {
                 XCTAssertTrue(may, name)
             } else if bytes.contains(where: { (0x41...0x5A).contains($0) }) {
@@ -138,12 +146,13 @@ final class MayMatchTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(upperKept, 100)
+        XCTAssertGreaterThan(rejected, 2_500, "most random names are turned away without a look-up")
     }
 
     /// The last-two-labels key is the same for a host as for the catalog name it ends in, at every
     /// length around the 8 and 16 bytes it loads, and folds case.
     func testLastTwoKeyOfAHostIsItsCatalogNamesKey() {
-        func key(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { HostMatcher.lastTwoKey($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) } }
+        func key(_ s: String) -> UInt64 { Array(s.utf8).withUnsafeBytes { lastTwoLabelsKey($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, $0.count) } }
         for length in 1...24 {
             let label = String(repeating: "q", count: length)
             for name in ["\(label).com", "ab.\(label)"] {
