@@ -32,7 +32,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
     private var mask = 0
     public private(set) var patternCount = 0
     /// Turns away hosts whose last two labels no pattern has: most hosts in a log.
-    public private(set) var prefilter = HostPrefilter(names: [String]())
+    private var prefilter = HostPrefilter(names: [String]())
     public var hostPrefilter: HostPrefilter? { prefilter }
 
     struct Slot: Sendable {

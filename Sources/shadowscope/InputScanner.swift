@@ -79,9 +79,7 @@ struct InputScanner: Sendable {
             }
             defer { close(fd) }
             var source = FileRangeSource(fd: fd, start: part.start, end: part.end)
-            var logScanner = LogScanner(format: format, isRelevant: relevant)
-            logScanner.prefilter = relevant == nil ? nil : setup.attributor.matcher.hostPrefilter
-            logScanner.localZone = localZone
+            let logScanner = logScanner(format, relevant: relevant)
             var matched = 0
             let read = logScanner.scan(source: &source, file: path, firstLine: part.firstLine ?? 1, report: &report) { o in
                 if handle(o) { matched += 1 }
@@ -94,6 +92,15 @@ struct InputScanner: Sendable {
         result.partLines = lines
         result.numberedFromOne = part.firstLine == nil
         return result
+    }
+
+    /// A scanner of `format` that keeps only lines `relevant` accepts (when given), asking the catalog's
+    /// prefilter first, and reads local times in `--timezone`.
+    private func logScanner(_ format: any LogFormat, relevant: ((UnsafeRawBufferPointer) -> Bool)?) -> LogScanner {
+        var scanner = LogScanner(format: format, isRelevant: relevant)
+        scanner.prefilter = relevant == nil ? nil : setup.attributor.matcher.hostPrefilter
+        scanner.localZone = localZone
+        return scanner
     }
 
     /// The format of `path` when it can be scanned in parts on several threads: a regular,
@@ -199,9 +206,7 @@ struct InputScanner: Sendable {
         var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
         var content = source.content
-        var logScanner = LogScanner(format: logFormat, isRelevant: relevant)
-        logScanner.prefilter = relevant == nil ? nil : setup.attributor.matcher.hostPrefilter
-        logScanner.localZone = localZone
+        let logScanner = logScanner(logFormat, relevant: relevant)
         logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }
         }
