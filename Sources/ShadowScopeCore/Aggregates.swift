@@ -216,11 +216,22 @@ public final class ServiceMatchSummary: Sendable, Equatable {
 }
 
 /// Aggregates per day × user × service × region. A monoid under `merge`.
+///
+/// Rows are kept in the order they were first counted, keys and values in arrays side by side with
+/// each key's hash, and found through an open-addressing table of row positions (`slots`). A
+/// `Dictionary` of rows moved every key and value (about 200 bytes a row) into fresh memory each
+/// time it grew, and merging the rows of two inputs into one large table was mostly that: here the
+/// table holds 8 bytes a slot, grows without hashing a key again, and merging takes the other
+/// table's hashes as they are.
 public struct Aggregates: Sendable {
+    private var keys: [AggregateKey] = []
+    private var values: [AggregateValue] = []
+    /// `keys[i].hashValue`: the same in every table of this process (one seed), so never computed twice.
+    private var hashes: [Int] = []
+    /// A slot is empty (0) or holds the high 32 bits of its row's hash and the row's position + 1.
+    /// The slot count is a power of two, at least twice the rows.
+    private var slots: [UInt64] = []
     /// Every change calls `staleSortedRows` first.
-    public private(set) var rows: [AggregateKey: AggregateValue] = [:]
-    /// `sorted`, computed once per state of `rows`: the summary, the three day rules and the state keys
-    /// each walk the rows in order, and each sorted them again (70,000 rows, by their strings).
     private var sortedRows = SortedRows()
     /// Connections (not DNS look-ups) per UTC hour of day, 0...23, over all rows: the report's
     /// "use by hour" chart. Kept apart from the rows so the row key stays day × user × service × region.
@@ -231,6 +242,50 @@ public struct Aggregates: Sendable {
     private var lastDay: (number: Int64, text: String) = (Int64.min, "")
 
     public init() {}
+
+    /// The rows, in the order they were first counted (`sorted` for key order); looked up by key too.
+    public var rows: AggregateRows { AggregateRows(table: self) }
+
+    /// The position of the row with `key` (whose hash is `hash`), or nil.
+    @inline(__always)
+    fileprivate func position(of key: AggregateKey, hash: Int) -> Int? {
+        guard !slots.isEmpty else { return nil }
+        let mask = slots.count - 1
+        let tag = UInt64(UInt32(truncatingIfNeeded: hash >> 32))
+        var b = hash & mask
+        while true {
+            let slot = slots[b]
+            if slot == 0 { return nil }
+            if slot >> 32 == tag {
+                let i = Int(truncatingIfNeeded: slot & 0xFFFF_FFFF) - 1
+                if keys[i] == key { return i }
+            }
+            b = (b + 1) & mask
+        }
+    }
+
+    fileprivate func position(of key: AggregateKey) -> Int? { position(of: key, hash: key.hashValue) }
+
+    /// Adds a row whose key is in no row yet.
+    private mutating func append(_ key: AggregateKey, _ value: AggregateValue, hash: Int) {
+        if (keys.count + 1) * 2 > slots.count { growSlots(to: max(16, slots.count * 2)) }
+        keys.append(key)
+        values.append(value)
+        hashes.append(hash)
+        placeSlot(hash: hash, position: keys.count - 1)
+    }
+
+    private mutating func placeSlot(hash: Int, position: Int) {
+        let mask = slots.count - 1
+        var b = hash & mask
+        while slots[b] != 0 { b = (b + 1) & mask }
+        slots[b] = UInt64(UInt32(truncatingIfNeeded: hash >> 32)) << 32 | UInt64(position + 1)
+    }
+
+    private mutating func growSlots(to count: Int) {
+        slots = [UInt64](repeating: 0, count: count)
+        for (i, h) in hashes.enumerated() { placeSlot(hash: h, position: i) }
+    }
 
     public mutating func add(_ o: Observation, _ a: Attribution, hours: BusinessHours, approved: Set<String>) {
         guard let m = a.match else { return }
@@ -247,15 +302,16 @@ public struct Aggregates: Sendable {
         let dayNumber = o.timestamp.seconds / 86_400
         if dayNumber != lastDay.number { lastDay = (dayNumber, o.timestamp.day) }
         let key = AggregateKey(day: lastDay.text, user: a.user, serviceID: m.serviceID, region: a.region.key)
+        let hash = key.hashValue
         let isLookup = o.hostSource == .dnsQuery
         let offHours = hours.isOffHours(o.timestamp)
         staleSortedRows()
-        if let i = rows.index(forKey: key) {
+        if let i = position(of: key, hash: hash) {
             // Most observations land in a row that exists: counted in place, no row value built (its
             // strings and evidence list) only to be merged and dropped.
             if !isLookup { self.hours[Int(floorMod(o.timestamp.seconds, 86_400) / 3600)] += 1 }
-            rows.values[i].count(o, isLookup: isLookup, offHours: offHours, how: a.region.how, approved: approved,
-                                 weak: m.evidence == .weak)
+            values[i].count(o, isLookup: isLookup, offHours: offHours, how: a.region.how, approved: approved,
+                            weak: m.evidence == .weak)
             return
         }
         var v = AggregateValue(
@@ -273,7 +329,7 @@ public struct Aggregates: Sendable {
             self.hours[Int(floorMod(o.timestamp.seconds, 86_400) / 3600)] += 1  // the UTC hour
         }
         v.offHoursConnections = offHours ? 1 : 0
-        rows[key] = v
+        append(key, v, hash: hash)
     }
 
     /// The shared facts of `m`'s service; made anew when they changed (a catalog reloaded mid-capture).
@@ -286,11 +342,27 @@ public struct Aggregates: Sendable {
     }
 
     public mutating func merge(_ other: Aggregates) {
-        if rows.isEmpty {
-            staleSortedRows()
-            rows = other.rows  // the first (often the only) input's rows: shared, not copied row by row
+        staleSortedRows()
+        if keys.isEmpty {
+            // The first (often the only) input's rows: shared, not copied row by row.
+            keys = other.keys
+            values = other.values
+            hashes = other.hashes
+            slots = other.slots
         } else {
-            for (k, v) in other.rows { insert(k, v) }
+            if (keys.count + other.keys.count) * 2 > slots.count {
+                // At most every row of both: grown once, not again midway.
+                var count = slots.count
+                while (keys.count + other.keys.count) * 2 > count { count *= 2 }
+                growSlots(to: count)
+            }
+            for j in other.keys.indices {
+                if let i = position(of: other.keys[j], hash: other.hashes[j]) {
+                    values[i].merge(other.values[j])  // in place: the other row is read, not copied
+                } else {
+                    append(other.keys[j], other.values[j], hash: other.hashes[j])
+                }
+            }
         }
         addHourCounts(other.hours)
     }
@@ -300,7 +372,7 @@ public struct Aggregates: Sendable {
     public mutating func shiftEvidenceNumbers(in file: String, by offset: Int) {
         guard offset != 0 else { return }
         staleSortedRows()
-        for i in rows.indices { rows.values[i].evidenceList.shiftNumbers(in: file, by: offset) }
+        for i in values.indices { values[i].evidenceList.shiftNumbers(in: file, by: offset) }
     }
 
     /// Adds per-hour connection counts (from a summary being merged); entries past 23 are ignored.
@@ -311,10 +383,11 @@ public struct Aggregates: Sendable {
     /// Adds one row (from a summary being merged) to this aggregate.
     public mutating func insert(_ k: AggregateKey, _ v: AggregateValue) {
         staleSortedRows()
-        if let i = rows.index(forKey: k) {
-            rows.values[i].merge(v)  // in place: no copy of the row, one lookup
+        let hash = k.hashValue
+        if let i = position(of: k, hash: hash) {
+            values[i].merge(v)  // in place: no copy of the row, one lookup
         } else {
-            rows[k] = v
+            append(k, v, hash: hash)
         }
     }
 
@@ -328,30 +401,28 @@ public struct Aggregates: Sendable {
     /// Rows in a stable order (day, service, user, region) so output is reproducible: a view that
     /// reads each row from the table when it is visited, so no sorted copy of every row is made.
     public var sorted: SortedAggregateRows {
-        SortedAggregateRows(rows: rows, order: sortedRows.get { sortOrder() })
+        SortedAggregateRows(keys: keys, values: values, order: sortedRows.get { sortOrder() })
     }
 
-    /// The table's indices in key order. Sorting (key, value) pairs by `<` retained and compared four
+    /// Row positions in key order. Sorting (key, value) pairs by `<` retained and compared four
     /// Strings per step: a fifth of a 150k-row capture scan. Each key is written once as bytes in key
     /// order, and positions sort by memcmp of those. Before the memcmp, a 24-byte prefix settles
     /// nearly every comparison: the day's and service's ranks among the table's few days and services
     /// (in the bytes every row starts with the same day and often the same service), then the first
     /// 16 bytes of the user and region part.
-    private func sortOrder() -> [Dictionary<AggregateKey, AggregateValue>.Index] {
-        let indices = Array(rows.indices)
-        guard indices.count > 1 else { return indices }
+    private func sortOrder() -> [Int] {
+        guard keys.count > 1 else { return Array(keys.indices) }
         func ranks(_ field: (AggregateKey) -> String) -> [UTF8Bytes: UInt64] {
-            let distinct = Set(rows.keys.map { UTF8Bytes(field($0)) }).sorted { compareUTF8($0.string, $1.string) < 0 }
+            let distinct = Set(keys.map { UTF8Bytes(field($0)) }).sorted { compareUTF8($0.string, $1.string) < 0 }
             return Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt64($0)) })
         }
         let dayRank = ranks(\.day), serviceRank = ranks(\.serviceID)
         var flat: [UInt8] = []
         var starts: [Int] = [0]
-        starts.reserveCapacity(indices.count + 1)
+        starts.reserveCapacity(keys.count + 1)
         var prefixes: [(UInt64, UInt64, UInt64, Int)] = []
-        prefixes.reserveCapacity(indices.count)
-        for (n, i) in indices.enumerated() {
-            let key = rows.keys[i]
+        prefixes.reserveCapacity(keys.count)
+        for (n, key) in keys.enumerated() {
             AggregateKey.appendSortField(key.day, to: &flat)
             AggregateKey.appendSortField(key.serviceID, to: &flat)
             let userStart = flat.count
@@ -379,8 +450,33 @@ public struct Aggregates: Sendable {
                 }
             }
         }
-        return prefixes.map { indices[$0.3] }
+        return prefixes.map(\.3)
     }
+}
+
+/// The rows of an `Aggregates` in the order they were first counted, and by key.
+public struct AggregateRows: RandomAccessCollection, Equatable, Sendable {
+    fileprivate let table: Aggregates
+
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { table.rowKeys.count }
+    public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) {
+        (table.rowKeys[position], table.rowValues[position])
+    }
+    /// The row with this key, or nil.
+    public subscript(key: AggregateKey) -> AggregateValue? { table.position(of: key).map { table.rowValues[$0] } }
+    public var keys: [AggregateKey] { table.rowKeys }
+    public var values: [AggregateValue] { table.rowValues }
+
+    /// The same rows, in any order.
+    public static func == (a: AggregateRows, b: AggregateRows) -> Bool {
+        a.count == b.count && a.allSatisfy { b[$0.key] == $0.value }
+    }
+}
+
+extension Aggregates {
+    fileprivate var rowKeys: [AggregateKey] { keys }
+    fileprivate var rowValues: [AggregateValue] { values }
 }
 
 /// A String equal to another only when their UTF-8 is (String's `==` also equates canonically
@@ -396,23 +492,27 @@ struct UTF8Bytes: Hashable {
 }
 
 /// The rows of an `Aggregates` in key order, read from its table as they are visited.
-public struct SortedAggregateRows: RandomAccessCollection, @unchecked Sendable {
-    let rows: [AggregateKey: AggregateValue]
-    /// Positions in `rows`, which this view holds unchanged, so they stay valid.
-    let order: [Dictionary<AggregateKey, AggregateValue>.Index]
+public struct SortedAggregateRows: RandomAccessCollection, Sendable {
+    let keys: [AggregateKey]
+    let values: [AggregateValue]
+    /// Row positions in key order.
+    let order: [Int]
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { order.count }
-    public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) { rows[order[position]] }
+    public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) {
+        let i = order[position]
+        return (keys[i], values[i])
+    }
 }
 
 /// The sorted rows of one state of an `Aggregates`, computed on first use; safe to share between threads.
 private final class SortedRows: @unchecked Sendable {
-    private let lock = Mutex<[Dictionary<AggregateKey, AggregateValue>.Index]?>(nil)
+    private let lock = Mutex<[Int]?>(nil)
 
     var isFilled: Bool { lock.withLock { $0 != nil } }
 
-    func get(_ compute: () -> [Dictionary<AggregateKey, AggregateValue>.Index]) -> [Dictionary<AggregateKey, AggregateValue>.Index] {
+    func get(_ compute: () -> [Int]) -> [Int] {
         lock.withLock { cached in
             if let cached { return cached }
             let rows = compute()

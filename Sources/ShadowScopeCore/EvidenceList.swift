@@ -109,11 +109,22 @@ public struct EvidenceList: Sendable {
 
     /// Keeps the `limit` smallest distinct references of both lists.
     public mutating func merge(_ other: EvidenceList) {
-        if case .positions(let file, var numbers) = entries, case .positions(let otherFile, let more) = other.entries,
-           file == otherFile {
-            entries = .references([])
-            for n in more { Self.insert(n, into: &numbers) }
-            entries = .positions(file: file, numbers: numbers)
+        if case .positions(let file, var numbers) = entries, case .positions(let otherFile, let more) = other.entries {
+            if file == otherFile {
+                entries = .references([])
+                for n in more { Self.insert(n, into: &numbers) }
+                entries = .positions(file: file, numbers: numbers)
+                return
+            }
+            // Two files (the rows of two inputs): every reference into the first file in order comes
+            // before any into the second, so the list is the first's, then the second's up to the limit.
+            let (first, firstNumbers, second, secondNumbers) = file < otherFile ? (file, numbers, otherFile, more)
+                                                                                : (otherFile, more, file, numbers)
+            var list: [Reference] = []
+            list.reserveCapacity(Self.limit)
+            for n in firstNumbers.prefix(Self.limit) { list.append(.position(file: first, number: n)) }
+            for n in secondNumbers.prefix(Self.limit - list.count) { list.append(.position(file: second, number: n)) }
+            entries = .references(list)
             return
         }
         for reference in other.references { insert(reference: reference) }

@@ -53,9 +53,14 @@ struct AggregatesBench: ParsableCommand {
         print(String(format: "aggregates: %.2f M observations/s on one core (%.0f ns each, best of %d passes)",
                      Double(count) / best / 1e6, best / Double(count) * 1e9, passes))
 
-        // Two halves, each counted on its own, merged as `scan --jobs 2` merges them.
+        // Two halves, each counted on its own, merged as `scan --jobs 2` merges them: two files, as
+        // when two captures are scanned (the rows' evidence then names two files).
         var halves = [Aggregates(), Aggregates()]
-        for (i, (o, a)) in work.enumerated() { halves[i < count / 2 ? 0 : 1].add(o, a, policy: policy) }
+        for (i, (o, a)) in work.enumerated() {
+            var o = o
+            if i >= count / 2 { o.source.file += ".half1" }
+            halves[i < count / 2 ? 0 : 1].add(o, a, policy: policy)
+        }
         var bestMerge = Double.infinity
         var merged = Aggregates()
         for _ in 0..<passes {

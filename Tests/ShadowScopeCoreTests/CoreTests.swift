@@ -245,6 +245,44 @@ final class AggregatesTests: XCTestCase {
         XCTAssertEqual(a.hours, expected)
         XCTAssertEqual(a.hours.reduce(0, +), a.rows.values.reduce(0) { $0 + $1.connections })
     }
+
+    /// The row table grows from 16 slots to tens of thousands and merges tables of two files: every
+    /// row is found by its key, holds exactly what was counted into it, and `sorted` visits each row
+    /// once in key order. Checked against a Dictionary of the same counts.
+    func testRowTableFindsEveryRowAfterGrowingAndMerging() {
+        let match = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
+                                 category: "model-api", tierInName: false, evidence: .strong)
+        var rng = SystemRandomNumberGenerator()
+        var halves = [Aggregates(), Aggregates()]
+        var expected: [String: (connections: Int64, up: Int64, lines: [String])] = [:]
+        for i in 0..<60_000 {
+            let half = i % 2
+            let user = "user\(Int.random(in: 0..<20_000, using: &rng))"
+            var o = Observation(timestamp: Timestamp(seconds: 1_795_608_602), source: SourceRef(file: "half\(half).log", position: .line(i)))
+            o.bytesUp = Int64(i)
+            halves[half].add(o, Attribution(match: match, user: user, region: .unknown), hours: BusinessHours(), approved: [])
+            expected[user, default: (0, 0, [])].connections += 1
+            expected[user]!.up += Int64(i)
+            expected[user]!.lines.append(o.source.description)
+        }
+        var merged = halves[0]
+        merged.merge(halves[1])
+        XCTAssertEqual(merged.rows.count, expected.count)
+        for (user, e) in expected {
+            let row = merged.rows[AggregateKey(day: "2026-11-25", user: user, serviceID: "openai-api", region: "unknown")]
+            XCTAssertEqual(row?.connections, e.connections, user)
+            XCTAssertEqual(row?.bytesUp, e.up, user)
+            // The evidence of a row counted in two files: its first ten references, half0.log's before half1.log's.
+            XCTAssertEqual(row?.evidence, Array(e.lines.sorted(by: EvidenceList.referenceLess).prefix(EvidenceList.limit)), user)
+        }
+        XCTAssertNil(merged.rows[AggregateKey(day: "2026-11-25", user: "nobody", serviceID: "openai-api", region: "unknown")])
+        let keys = merged.sorted.map(\.key)
+        XCTAssertEqual(keys, expected.keys.map { AggregateKey(day: "2026-11-25", user: $0, serviceID: "openai-api", region: "unknown") }.sorted())
+        // Merged the other way round: the same rows.
+        var other = halves[1]
+        other.merge(halves[0])
+        XCTAssertEqual(other.rows, merged.rows)
+    }
 }
 
 final class LookupsTests: XCTestCase {
