@@ -111,6 +111,7 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     for n in aggregates.hours { w.value(n) }
     w.endArray()
     w.beginArray("aggregates")
+    aggregates.sortRows(threads: threads)
     let rows = aggregates.sorted
     let row = w.fieldOpenings(rowKeys)
     if threads <= 1 {

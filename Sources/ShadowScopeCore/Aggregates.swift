@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Dispatch
 import Synchronization
 
 /// Byte order of two strings' UTF-8 (negative, zero, positive), by memcmp when both are stored
@@ -356,6 +357,11 @@ public struct Aggregates: Sendable {
                 while (keys.count + other.keys.count) * 2 > count { count *= 2 }
                 growSlots(to: count)
             }
+            // Reserved for every row of both (address space: pages not written are never touched),
+            // so the arrays are not copied again and again as they grow.
+            keys.reserveCapacity(keys.count + other.keys.count)
+            values.reserveCapacity(values.count + other.values.count)
+            hashes.reserveCapacity(hashes.count + other.hashes.count)
             for j in other.keys.indices {
                 if let i = position(of: other.keys[j], hash: other.hashes[j]) {
                     values[i].merge(other.values[j])  // in place: the other row is read, not copied
@@ -401,7 +407,14 @@ public struct Aggregates: Sendable {
     /// Rows in a stable order (day, service, user, region) so output is reproducible: a view that
     /// reads each row from the table when it is visited, so no sorted copy of every row is made.
     public var sorted: SortedAggregateRows {
-        SortedAggregateRows(keys: keys, values: values, order: sortedRows.get { sortOrder() })
+        SortedAggregateRows(keys: keys, values: values, order: sortedRows.get { sortOrder(threads: 1) })
+    }
+
+    /// Sorts the rows on up to `threads` threads now, for `sorted` (`scan --jobs`): each sorts a share
+    /// of at least `rowsPerThread` rows, and the sorted shares are merged. The order is the same as on
+    /// one thread.
+    public func sortRows(threads: Int, rowsPerThread: Int = 8_192) {
+        _ = sortedRows.get { sortOrder(threads: threads, rowsPerThread: rowsPerThread) }
     }
 
     /// Row positions in key order. Sorting (key, value) pairs by `<` retained and compared four
@@ -410,19 +423,69 @@ public struct Aggregates: Sendable {
     /// nearly every comparison: the day's and service's ranks among the table's few days and services
     /// (in the bytes every row starts with the same day and often the same service), then the first
     /// 16 bytes of the user and region part.
-    private func sortOrder() -> [Int] {
-        guard keys.count > 1 else { return Array(keys.indices) }
-        func ranks(_ field: (AggregateKey) -> String) -> [UTF8Bytes: UInt64] {
-            let distinct = Set(keys.map { UTF8Bytes(field($0)) }).sorted { compareUTF8($0.string, $1.string) < 0 }
-            return Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, UInt64($0)) })
+    private func sortOrder(threads: Int, rowsPerThread: Int = 8_192) -> [Int] {
+        let n = keys.count
+        guard n > 1 else { return Array(0..<n) }
+        let shares = max(1, min(threads, n / max(1, rowsPerThread), 16))
+        let ranges = (0..<shares).map { k in (n * k / shares)..<(n * (k + 1) / shares) }
+        // The distinct days and services, each share's found apart, then ranked in byte order.
+        var distinct = [(days: Set<UTF8Bytes>, services: Set<UTF8Bytes>)](repeating: ([], []), count: shares)
+        eachShare(&distinct) { k, found in
+            for i in ranges[k] {
+                found.days.insert(UTF8Bytes(keys[i].day))
+                found.services.insert(UTF8Bytes(keys[i].serviceID))
+            }
         }
-        let dayRank = ranks(\.day), serviceRank = ranks(\.serviceID)
-        var flat: [UInt8] = []
-        var starts: [Int] = [0]
-        starts.reserveCapacity(keys.count + 1)
-        var prefixes: [(UInt64, UInt64, UInt64, Int)] = []
-        prefixes.reserveCapacity(keys.count)
-        for (n, key) in keys.enumerated() {
+        func ranks(_ all: [Set<UTF8Bytes>]) -> [UTF8Bytes: UInt64] {
+            let sorted = all.reduce(into: Set<UTF8Bytes>()) { $0.formUnion($1) }.sorted { compareUTF8($0.string, $1.string) < 0 }
+            return Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, UInt64($0)) })
+        }
+        let dayRank = ranks(distinct.map(\.days)), serviceRank = ranks(distinct.map(\.services))
+        var runs = [SortRun](repeating: SortRun(), count: shares)
+        eachShare(&runs) { k, run in
+            run = SortRun(keys: keys, positions: ranges[k], dayRank: dayRank, serviceRank: serviceRank)
+        }
+        return SortRun.merged(runs)
+    }
+
+    /// Runs `body` for every element of `items` (its index and the element), on a thread each.
+    private func eachShare<T>(_ items: inout [T], _ body: (Int, inout T) -> Void) {
+        if items.count == 1 { return body(0, &items[0]) }
+        items.withUnsafeMutableBufferPointer { buffer in
+            let shared = UnsafeSendable(buffer)
+            withoutActuallyEscaping(body) { body in
+                let call = UnsafeSendable(body)
+                DispatchQueue.concurrentPerform(iterations: shared.value.count) { k in call.value(k, &shared.value[k]) }
+            }
+        }
+    }
+}
+
+/// A value handed to the threads of `DispatchQueue.concurrentPerform`, each of which touches only
+/// its own part of it.
+private struct UnsafeSendable<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// A share of the rows sorted by key: each key written once as bytes in key order (`flat`, from
+/// `starts[j]` to `starts[j + 1]`), and its sort prefix (day and service ranks, then 16 bytes of the
+/// user and region part), in key order.
+private struct SortRun {
+    var flat: [UInt8] = []
+    var starts: [Int] = [0]
+    /// (ranks, user/region bytes 0..<8, 8..<16, j): j is the key's place in `flat` and `positions`.
+    var prefixes: [(UInt64, UInt64, UInt64, Int)] = []
+    var positions: [Int] = []
+
+    init() {}
+
+    init(keys: [AggregateKey], positions range: Range<Int>, dayRank: [UTF8Bytes: UInt64], serviceRank: [UTF8Bytes: UInt64]) {
+        positions = Array(range)
+        starts.reserveCapacity(range.count + 1)
+        prefixes.reserveCapacity(range.count)
+        for (j, i) in range.enumerated() {
+            let key = keys[i]
             AggregateKey.appendSortField(key.day, to: &flat)
             AggregateKey.appendSortField(key.serviceID, to: &flat)
             let userStart = flat.count
@@ -430,27 +493,60 @@ public struct Aggregates: Sendable {
             AggregateKey.appendSortField(key.region, to: &flat)
             var words: (UInt64, UInt64) = (0, 0)  // zero padded: a shorter part is a prefix, so first
             withUnsafeMutableBytes(of: &words) { w in
-                for j in 0..<min(16, flat.count - userStart) { w[j] = flat[userStart + j] }
+                for b in 0..<min(16, flat.count - userStart) { w[b] = flat[userStart + b] }
             }
             starts.append(flat.count)
             prefixes.append((dayRank[UTF8Bytes(key.day)]! << 32 | serviceRank[UTF8Bytes(key.serviceID)]!,
-                             UInt64(bigEndian: words.0), UInt64(bigEndian: words.1), n))
+                             UInt64(bigEndian: words.0), UInt64(bigEndian: words.1), j))
         }
         flat.withUnsafeBufferPointer { f in
             starts.withUnsafeBufferPointer { s in
-                let base = f.baseAddress!
-                prefixes.sort { x, y in
-                    if x.0 != y.0 { return x.0 < y.0 }
-                    if x.1 != y.1 { return x.1 < y.1 }
-                    if x.2 != y.2 { return x.2 < y.2 }
-                    let i = x.3, j = y.3
-                    let a = s[i], an = s[i + 1] - a, b = s[j], bn = s[j + 1] - b
-                    let c = memcmp(base + a, base + b, min(an, bn))
-                    return c != 0 ? c < 0 : an < bn
+                prefixes.sort { x, y in Self.less(x, f, s, y, f, s) }
+            }
+        }
+    }
+
+    /// Key order of two sorted entries, each with its run's bytes and starts.
+    @inline(__always)
+    static func less(_ x: (UInt64, UInt64, UInt64, Int), _ xf: UnsafeBufferPointer<UInt8>, _ xs: UnsafeBufferPointer<Int>,
+                     _ y: (UInt64, UInt64, UInt64, Int), _ yf: UnsafeBufferPointer<UInt8>, _ ys: UnsafeBufferPointer<Int>) -> Bool {
+        if x.0 != y.0 { return x.0 < y.0 }
+        if x.1 != y.1 { return x.1 < y.1 }
+        if x.2 != y.2 { return x.2 < y.2 }
+        let a = xs[x.3], an = xs[x.3 + 1] - a, b = ys[y.3], bn = ys[y.3 + 1] - b
+        let c = memcmp(xf.baseAddress! + a, yf.baseAddress! + b, min(an, bn))
+        return c != 0 ? c < 0 : an < bn
+    }
+
+    /// The row positions of all runs in key order: each run's next entry compared with the others'.
+    /// Keys are distinct, so no two entries are equal. The runs' bytes are joined first, so one
+    /// buffer serves every comparison.
+    static func merged(_ runs: [SortRun]) -> [Int] {
+        if runs.count == 1 { return runs[0].prefixes.map { runs[0].positions[$0.3] } }
+        var flat: [UInt8] = [], starts: [Int] = [0], positions: [Int] = []
+        var heads: [ArraySlice<(UInt64, UInt64, UInt64, Int)>] = []
+        for run in runs {
+            let byteBase = flat.count, entryBase = positions.count
+            flat += run.flat
+            starts += run.starts.dropFirst().map { $0 + byteBase }
+            positions += run.positions
+            heads.append(run.prefixes.map { ($0.0, $0.1, $0.2, $0.3 + entryBase) }[...])
+        }
+        var order: [Int] = []
+        order.reserveCapacity(positions.count)
+        flat.withUnsafeBufferPointer { f in
+            starts.withUnsafeBufferPointer { s in
+                while true {
+                    var best = -1
+                    for r in heads.indices where !heads[r].isEmpty {
+                        if best < 0 || less(heads[r].first!, f, s, heads[best].first!, f, s) { best = r }
+                    }
+                    guard best >= 0 else { return }
+                    order.append(positions[heads[best].removeFirst().3])
                 }
             }
         }
-        return prefixes.map(\.3)
+        return order
     }
 }
 

@@ -276,8 +276,12 @@ final class AggregatesTests: XCTestCase {
             XCTAssertEqual(row?.evidence, Array(e.lines.sorted(by: EvidenceList.referenceLess).prefix(EvidenceList.limit)), user)
         }
         XCTAssertNil(merged.rows[AggregateKey(day: "2026-11-25", user: "nobody", serviceID: "openai-api", region: "unknown")])
-        let keys = merged.sorted.map(\.key)
-        XCTAssertEqual(keys, expected.keys.map { AggregateKey(day: "2026-11-25", user: $0, serviceID: "openai-api", region: "unknown") }.sorted())
+        let sortedKeys = expected.keys.map { AggregateKey(day: "2026-11-25", user: $0, serviceID: "openai-api", region: "unknown") }.sorted()
+        XCTAssertEqual(merged.sorted.map(\.key), sortedKeys)
+        var twoThreads = Aggregates()
+        twoThreads.merge(merged)
+        twoThreads.sortRows(threads: 2)
+        XCTAssertEqual(twoThreads.sorted.map(\.key), sortedKeys)
         // Merged the other way round: the same rows.
         var other = halves[1]
         other.merge(halves[0])
@@ -346,6 +350,13 @@ final class AggregateOrderTests: XCTestCase {
         let expected = Array(Set(keys)).sorted(by: <)
         XCTAssertEqual(agg.sorted.map(\.key), expected)
         for (a, b) in zip(expected, expected.dropFirst()) { XCTAssertTrue(a < b && !(b < a)) }
+        // Sorted in shares on several threads and merged: the same order.
+        for threads in [2, 3, 7] {
+            var copy = Aggregates()
+            copy.merge(agg)  // the same rows, nothing sorted yet
+            copy.sortRows(threads: threads, rowsPerThread: 1)
+            XCTAssertEqual(copy.sorted.map(\.key), expected, "\(threads) threads")
+        }
     }
 }
 
