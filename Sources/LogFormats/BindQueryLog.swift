@@ -64,7 +64,7 @@ public struct BindQueryLog: StatelessLogFormat {
         if client.first == 0x40 { client = word() }  // @0x7ff1522fa098: the client object
         if client.last == 0x3A { client = UnsafeRawBufferPointer(rebasing: client.dropLast()) }
         guard let hash = client.lastIndex(of: 0x23),
-              let ip = IPAddress(text(UnsafeRawBufferPointer(rebasing: client[..<hash]))),
+              let ip = IPAddress(bytes: UnsafeRawBufferPointer(rebasing: client[..<hash])),
               let p = parseInt(UnsafeRawBufferPointer(rebasing: client[(hash + 1)...])), let port = UInt16(exactly: p) else {
             return .skipped("client '\(text(clip(client, 0)))' is not ADDRESS#PORT")
         }
@@ -88,7 +88,7 @@ public struct BindQueryLog: StatelessLogFormat {
         o.hostSource = .dnsQuery
         o.transport = flags.contains(0x54) ? .tcp : .udp  // T: over TCP
         if server.count > 2, server.first == 0x28, server.last == 0x29 {
-            o.serverIP = IPAddress(text(UnsafeRawBufferPointer(rebasing: server[1..<(server.count - 1)])))
+            o.serverIP = IPAddress(bytes: UnsafeRawBufferPointer(rebasing: server[1..<(server.count - 1)]))
         }
         o.dns = DNSInfo(type: text(qtype), rcode: nil, answers: [])
         return .observation(o)

@@ -144,7 +144,7 @@ public struct Dnsmasq: LogFormat {
         if let n = parseInt(first), n >= 0 {  // log-queries=extra: serial, then ADDR/PORT
             let addr = word()
             if let slash = addr.lastIndex(of: 0x2F) {
-                clientFromExtra = IPAddress(text(UnsafeRawBufferPointer(rebasing: addr[..<slash])))
+                clientFromExtra = IPAddress(bytes: UnsafeRawBufferPointer(rebasing: addr[..<slash]))
                 if let p = parseInt(UnsafeRawBufferPointer(rebasing: addr[(slash + 1)...])) { clientPort = UInt16(exactly: p) }
             }
             first = word()
@@ -171,7 +171,7 @@ public struct Dnsmasq: LogFormat {
         }
         guard i == line.count else { return .other(.skipped("unexpected text after the client: '\(text(clip(line, i)))'")) }
         guard let host = normalizeHost(qname) else { return .other(.skipped("query name '\(text(clip(qname, 0)))' is not a host name")) }
-        guard let ip = IPAddress(text(client)) ?? clientFromExtra else {
+        guard let ip = IPAddress(bytes: client) ?? clientFromExtra else {
             return .other(.skipped("client '\(text(clip(client, 0)))' is not an address"))
         }
         var o = Observation(timestamp: ts, source: source)

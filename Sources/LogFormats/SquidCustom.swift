@@ -408,7 +408,7 @@ public struct SquidCustom: StatelessLogFormat {
                     }
                 case .clientIP:
                     if !absent {
-                        if let ip = IPAddress(text(value)) { o.clientIP = ip } else { o.clientName = text(value) }
+                        if let ip = IPAddress(bytes: value) { o.clientIP = ip } else { o.clientName = text(value) }
                     }
                 case .clientName:
                     if !absent && o.clientName == nil { o.clientName = text(value) }
@@ -453,7 +453,7 @@ public struct SquidCustom: StatelessLogFormat {
                 case .urlPath:
                     if !absent { urlPath = pathWithoutQuery(value[...]) }
                 case .serverIP:
-                    if !absent { o.serverIP = IPAddress(text(value)) }
+                    if !absent { o.serverIP = IPAddress(bytes: value) }
                 case .serverPort:
                     if !absent, let v = parseInt(value) { peerPort = UInt16(exactly: v) }
                 }

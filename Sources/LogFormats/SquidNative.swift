@@ -191,22 +191,30 @@ public struct SquidNative: StatelessLogFormat {
     }
 
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
-        var fields = [UnsafeRawBufferPointer]()
-        fields.reserveCapacity(Self.fieldCount)
-        var i = 0
-        let n = line.count
-        while i < n {
-            while i < n && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
-            guard i < n else { break }
-            let start = i
-            while i < n && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
-            if fields.count == Self.fieldCount { return .skipped("more than \(Self.fieldCount) fields: not squid native format") }
-            fields.append(UnsafeRawBufferPointer(rebasing: line[start..<i]))
+        // The ten fields on the stack: an array was an allocation per matched line.
+        withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Self.fieldCount) { fields in
+            var count = 0
+            var i = 0
+            let n = line.count
+            while i < n {
+                while i < n && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
+                guard i < n else { break }
+                let start = i
+                while i < n && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
+                if count == Self.fieldCount { return .skipped("more than \(Self.fieldCount) fields: not squid native format") }
+                fields.initializeElement(at: count, to: UnsafeRawBufferPointer(rebasing: line[start..<i]))
+                count += 1
+            }
+            if count == 0 { return .ignored }
+            guard count == Self.fieldCount else {
+                return .skipped("expected \(Self.fieldCount) fields, found \(count)")
+            }
+            return parse(fields: UnsafeBufferPointer(fields), source: source)
         }
-        if fields.isEmpty { return .ignored }
-        guard fields.count == Self.fieldCount else {
-            return .skipped("expected \(Self.fieldCount) fields, found \(fields.count)")
-        }
+    }
+
+    /// A line's ten fields → its observation.
+    private func parse(fields: UnsafeBufferPointer<UnsafeRawBufferPointer>, source: SourceRef) -> LineResult {
         guard let ts = parseTimestamp(fields[0]) else { return .skipped("time '\(text(fields[0]))' is not seconds.milliseconds") }
         guard let elapsed = parseInt(fields[1]) else { return .skipped("elapsed '\(text(fields[1]))' is not a number") }
         guard let slash = fields[3].firstIndex(of: 0x2F),
@@ -218,7 +226,7 @@ public struct SquidNative: StatelessLogFormat {
         var o = Observation(timestamp: ts, source: source)
         o.transport = .tcp
         o.durationMs = elapsed
-        if let ip = IPAddress(text(fields[2])) { o.clientIP = ip } else { o.clientName = text(fields[2]) }
+        if let ip = IPAddress(bytes: fields[2]) { o.clientIP = ip } else { o.clientName = text(fields[2]) }
         o.status = Int(status)
         o.bytesDown = bytes
         o.bytesUp = nil
@@ -227,7 +235,7 @@ public struct SquidNative: StatelessLogFormat {
         if !(user.count == 1 && user[0] == 0x2D) { o.user = percentDecoded(user) }
         // "HIER_DIRECT/203.0.113.5": for direct fetches the peer is the origin server.
         if let hs = fields[8].firstIndex(of: 0x2F) {
-            o.serverIP = IPAddress(text(UnsafeRawBufferPointer(rebasing: fields[8][(hs + 1)...])))
+            o.serverIP = IPAddress(bytes: UnsafeRawBufferPointer(rebasing: fields[8][(hs + 1)...]))
         }
         if let problem = applyProxyTarget(fields[6], to: &o) { return .skipped(problem) }
         return .observation(o)
@@ -320,21 +328,34 @@ func parseURL(_ b: UnsafeRawBufferPointer) -> (host: String?, port: UInt16?, pat
         if bytes.first == 0x2F { return (nil, nil, pathWithoutQuery(bytes)) }
         return nil
     }
-    let scheme = String(decoding: bytes[..<colon], as: UTF8.self).lowercased()
     let afterScheme = bytes[(colon + 3)...]
     let authorityEnd = afterScheme.firstIndex { $0 == 0x2F || $0 == 0x3F || $0 == 0x23 } ?? afterScheme.endIndex
     var authority = afterScheme[..<authorityEnd]
     if let at = authority.lastIndex(of: 0x40) { authority = authority[(at + 1)...] }
     guard let (host, explicitPort) = splitHostPort(authority) else { return (nil, nil, nil) }
-    let defaultPort: UInt16? = switch scheme {
-    case "http", "ws": 80
-    case "https", "wss": 443
-    case "ftp": 21
-    default: nil
-    }
+    let defaultPort = defaultPort(scheme: UnsafeRawBufferPointer(rebasing: bytes[..<colon]))
     let rest = afterScheme[authorityEnd...]
     let path = rest.first == 0x2F ? pathWithoutQuery(rest) : "/"
     return (host, explicitPort ?? defaultPort, path)
+}
+
+/// The port a URL scheme (any case) implies: http and ws 80, https and wss 443, ftp 21; else nil.
+private func defaultPort(scheme: UnsafeRawBufferPointer) -> UInt16? {
+    guard scheme.count <= 5 else { return nil }
+    // The scheme's bytes, upper-case letters folded, and its length, in one word.
+    var folded = UInt64(scheme.count) << 56
+    for (k, c) in scheme.enumerated() { folded |= UInt64(c >= 0x41 && c <= 0x5A ? c | 0x20 : c) << (8 * k) }
+    func word(_ s: StaticString) -> UInt64 {
+        var w = UInt64(s.utf8CodeUnitCount) << 56
+        for k in 0..<s.utf8CodeUnitCount { w |= UInt64(s.utf8Start[k]) << (8 * k) }
+        return w
+    }
+    switch folded {
+    case word("http"), word("ws"): return 80
+    case word("https"), word("wss"): return 443
+    case word("ftp"): return 21
+    default: return nil
+    }
 }
 
 /// The path up to `?` or `#`: query strings can hold personal data and are never kept.

@@ -262,7 +262,7 @@ public struct W3CExtended: LogFormat {
                 guard let t = Self.readTime(&c), c.isAtEnd else { return .skipped("time '\(text(clip(v, 0)))' is not HH:MM:SS") }
                 time = t
             case .clientIP:
-                if let ip = IPAddress(text(v)) { o.clientIP = ip } else { o.clientName = text(v) }
+                if let ip = IPAddress(bytes: v) { o.clientIP = ip } else { o.clientName = text(v) }
             case .clientName:
                 if o.clientName == nil { o.clientName = text(v) }
             case .clientPort:
@@ -286,11 +286,11 @@ public struct W3CExtended: LogFormat {
                 guard let p = parseInt(v), let port = UInt16(exactly: p) else { return .skipped("port '\(text(clip(v, 0)))' is not a port") }
                 uriPort = port
             case .serverIP:
-                sIP = IPAddress(text(v))
+                sIP = IPAddress(bytes: v)
             case .supplierIP:
-                supplier = supplier ?? IPAddress(text(v))
+                supplier = supplier ?? IPAddress(bytes: v)
             case .supplierName:
-                if supplier == nil { supplier = IPAddress(text(v)) }
+                if supplier == nil { supplier = IPAddress(bytes: v) }
             case .serverPort:
                 if let p = parseInt(v) { sPort = UInt16(exactly: p) }
             case .status:

@@ -77,7 +77,7 @@ public struct WindowsDNSDebug: StatelessLogFormat {
         guard direction.elementsEqual("Rcv".utf8) || direction.elementsEqual("Snd".utf8) else {
             return .skipped("direction '\(text(clip(direction, 0)))' is not Snd or Rcv")
         }
-        guard let ip = IPAddress(text(remote)) else { return .skipped("remote '\(text(clip(remote, 0)))' is not an address") }
+        guard let ip = IPAddress(bytes: remote) else { return .skipped("remote '\(text(clip(remote, 0)))' is not an address") }
         guard !xid.isEmpty, xid.count <= 4, xid.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || (($0 | 0x20) >= 0x61 && ($0 | 0x20) <= 0x66) }) else {
             return .skipped("xid '\(text(clip(xid, 0)))' is not hexadecimal")
         }

@@ -163,10 +163,10 @@ public struct ZeekTSV: LogFormat {
                 o.timestamp = ts
                 seenTS = true
             case .origH:
-                guard let ip = IPAddress(text(v)) else { return .skipped("id.orig_h '\(text(clip(v, 0)))' is not an address") }
+                guard let ip = IPAddress(bytes: v) else { return .skipped("id.orig_h '\(text(clip(v, 0)))' is not an address") }
                 o.clientIP = ip
             case .respH:
-                guard let ip = IPAddress(text(v)) else { return .skipped("id.resp_h '\(text(clip(v, 0)))' is not an address") }
+                guard let ip = IPAddress(bytes: v) else { return .skipped("id.resp_h '\(text(clip(v, 0)))' is not an address") }
                 o.serverIP = ip
             case .origP, .respP:
                 guard let n = parseInt(v), let port = UInt16(exactly: n) else { return .skipped("port '\(text(clip(v, 0)))' is not a port") }

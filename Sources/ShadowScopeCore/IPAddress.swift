@@ -16,6 +16,18 @@ public enum IPAddress: Hashable, Sendable, Comparable {
         }
     }
 
+    /// The same from text as bytes (a log field), without making a String first.
+    @inlinable
+    public init?(bytes: UnsafeRawBufferPointer) {
+        if let v4 = IPAddress.parseV4(bytes) {
+            self = .v4(v4)
+        } else if let v6 = IPAddress.parseV6(Array(bytes)) {
+            self = v6
+        } else {
+            return nil
+        }
+    }
+
     /// IPv4 from the four bytes in network order.
     public init(v4 b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
         self = .v4(UInt32(b0) << 24 | UInt32(b1) << 16 | UInt32(b2) << 8 | UInt32(b3))
@@ -47,8 +59,8 @@ public enum IPAddress: Hashable, Sendable, Comparable {
         }
     }
 
-    @usableFromInline
-    static func parseV4(_ s: ArraySlice<UInt8>) -> UInt32? {
+    @inlinable
+    static func parseV4(_ s: some Collection<UInt8>) -> UInt32? {
         var value: UInt32 = 0
         var octet: UInt32 = 0
         var digits = 0

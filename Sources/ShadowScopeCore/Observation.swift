@@ -90,8 +90,16 @@ public struct Observation: Sendable {
 /// Returns nil for empty names or names with bytes that cannot be in a DNS name.
 @inlinable  // specialised in each decoder's module: it runs once per record
 public func normalizeHost(_ raw: some Collection<UInt8>) -> String? {
-    var out = Array(raw)
-    return out.withUnsafeMutableBufferPointer { normalizeHostInPlace($0) }
+    let n = raw.count
+    guard n <= 1_024 else {
+        var out = Array(raw)
+        return out.withUnsafeMutableBufferPointer { normalizeHostInPlace($0) }
+    }
+    // A copy on the stack to lower-case in place: the String is then the only allocation.
+    return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(n, 1)) { buffer in
+        _ = buffer.initialize(from: raw)
+        return normalizeHostInPlace(UnsafeMutableBufferPointer(rebasing: buffer[..<n]))
+    }
 }
 
 /// `normalizeHost` of bytes the caller lets it overwrite (the rules live here): lower-cased where

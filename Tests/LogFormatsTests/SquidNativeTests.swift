@@ -158,6 +158,11 @@ final class SquidNativeTests: XCTestCase {
         XCTAssert(parse("http://[2001:db8::1]/a")! == ("2001:db8::1", 80, "/a"))
         XCTAssert(parse("http://claude.ai")! == ("claude.ai", 80, "/"))
         XCTAssertNil(parse("error:invalid-request"))
+        // The scheme's default port, in any case; other schemes (and look-alikes) have none.
+        for (scheme, port) in [("HTTPS", 443), ("Http", 80), ("ws", 80), ("WSS", 443), ("ftp", 21), ("gopher", nil),
+                               ("httpss", nil), ("htt", nil), ("ws\u{0}", nil), ("s", nil), ("", nil)] as [(String, UInt16?)] {
+            XCTAssertEqual(parse("\(scheme)://h.example/x")?.1, port, scheme)
+        }
     }
 
     func testDetectionRecognisesSquidAndRejectsOtherText() throws {
