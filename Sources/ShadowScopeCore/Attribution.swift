@@ -2,8 +2,10 @@
 public struct ServiceMatch: Sendable, Equatable {
     public enum Evidence: String, Sendable { case strong, weak }
 
-    /// What every match of one catalog host shares, made once: a match is copied for each matched
-    /// record (attribution, rules, rows), and as five strings each copy was five retains and releases.
+    /// Everything a match says, made once per catalog host (and per region a regional host names):
+    /// a match is copied for each matched record (attribution, rules, rows), and as one reference
+    /// a copy is one retain. As a struct of strings, an optional match was copied through the
+    /// runtime's generic value witnesses, about a hundred instructions a copy, five copies a record.
     public final class Facts: Sendable {
         public let serviceID: String
         public let vendor: String
@@ -12,8 +14,11 @@ public struct ServiceMatch: Sendable, Equatable {
         public let category: String
         public let tierInName: Bool
         public let evidence: Evidence
+        public let regionToken: String?
+        public let regionCountry: String?
 
-        init(serviceID: String, vendor: String, service: String, tier: String, category: String, tierInName: Bool, evidence: Evidence) {
+        init(serviceID: String, vendor: String, service: String, tier: String, category: String, tierInName: Bool,
+             evidence: Evidence, regionToken: String?, regionCountry: String?) {
             self.serviceID = serviceID
             self.vendor = vendor
             self.service = service
@@ -21,6 +26,8 @@ public struct ServiceMatch: Sendable, Equatable {
             self.category = category
             self.tierInName = tierInName
             self.evidence = evidence
+            self.regionToken = regionToken
+            self.regionCountry = regionCountry
         }
     }
 
@@ -33,23 +40,27 @@ public struct ServiceMatch: Sendable, Equatable {
     public var tierInName: Bool { facts.tierInName }
     public var evidence: Evidence { facts.evidence }
     /// The region token the host name carries (`eu-central-1`), when its pattern binds one.
-    public var regionToken: String?
+    public var regionToken: String? { facts.regionToken }
     /// That region's country code (or `EU`), from the vendor's region_codes; nil when unknown.
-    public var regionCountry: String?
+    public var regionCountry: String? { facts.regionCountry }
 
     public init(serviceID: String, vendor: String, service: String, tier: String, category: String,
                 tierInName: Bool, evidence: Evidence, regionToken: String? = nil, regionCountry: String? = nil) {
         facts = Facts(serviceID: serviceID, vendor: vendor, service: service, tier: tier, category: category,
-                      tierInName: tierInName, evidence: evidence)
-        self.regionToken = regionToken
-        self.regionCountry = regionCountry
+                      tierInName: tierInName, evidence: evidence, regionToken: regionToken, regionCountry: regionCountry)
+    }
+
+    /// This match for a host name that names `token` as its region (whose country is `country`).
+    public func inRegion(_ token: String, country: String?) -> ServiceMatch {
+        ServiceMatch(serviceID: serviceID, vendor: vendor, service: service, tier: tier, category: category,
+                     tierInName: tierInName, evidence: evidence, regionToken: token, regionCountry: country)
     }
 
     public static func == (a: ServiceMatch, b: ServiceMatch) -> Bool {
-        guard a.regionToken == b.regionToken, a.regionCountry == b.regionCountry else { return false }
         if a.facts === b.facts { return true }
         return a.serviceID == b.serviceID && a.vendor == b.vendor && a.service == b.service && a.tier == b.tier
             && a.category == b.category && a.tierInName == b.tierInName && a.evidence == b.evidence
+            && a.regionToken == b.regionToken && a.regionCountry == b.regionCountry
     }
 }
 
@@ -147,7 +158,12 @@ public struct Attributor: Sendable {
     }
 
     public func attribute(_ o: Observation) -> Attribution {
-        attribute(o, match: o.host.flatMap { matcher.match(host: $0) })
+        attribute(o, match: o.host.flatMap { matcher.match(host: $0) }) { ip in geo?.country(of: ip) }
+    }
+
+    /// The same, with GeoIP answers remembered in `cache` (one scan's: its thread's own).
+    public func attribute(_ o: Observation, cache: inout GeoCache) -> Attribution {
+        attribute(o, match: o.host.flatMap { matcher.match(host: $0) }) { ip in geo.flatMap { cache.country(of: ip, in: $0) } }
     }
 
     /// The attribution of an observation of a catalog service, or nil (and nothing else worked out:
@@ -155,20 +171,44 @@ public struct Attributor: Sendable {
     /// matches needs.
     public func attributeIfMatched(_ o: Observation) -> Attribution? {
         guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
-        return attribute(o, match: match)
+        return attribute(o, match: match) { ip in geo?.country(of: ip) }
     }
 
-    private func attribute(_ o: Observation, match: ServiceMatch?) -> Attribution {
+    /// The same, with GeoIP answers remembered in `cache`.
+    public func attributeIfMatched(_ o: Observation, cache: inout GeoCache) -> Attribution? {
+        guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
+        return attribute(o, match: match) { ip in geo.flatMap { cache.country(of: ip, in: $0) } }
+    }
+
+    private func attribute(_ o: Observation, match: ServiceMatch?, country: (IPAddress) -> String?) -> Attribution {
         // The source's own user first, then the --users map, then the client address itself.
         let user = o.user ?? o.clientIP.flatMap { users.user(for: $0) } ?? o.clientIP?.description ?? o.clientName ?? "unknown"
         var region = Region.unknown
         if match == nil {
             // Only matched observations are aggregated: no GeoIP look-up for the rest.
-        } else if let country = match?.regionCountry {
-            region = Region(country: country, how: .host)  // the name binds the region: trust it over GeoIP
-        } else if let ip = o.serverIP, let geo, let country = geo.country(of: ip) {
-            region = Region(country: country, how: .geoip)
+        } else if let code = match?.regionCountry {
+            region = Region(country: code, how: .host)  // the name binds the region: trust it over GeoIP
+        } else if let ip = o.serverIP, let code = country(ip) {
+            region = Region(country: code, how: .geoip)
         }
         return Attribution(match: match, user: user, region: region)
+    }
+}
+
+/// GeoIP answers by address, for one scan: a proxy log or capture names the same few service
+/// addresses again and again, and a database look-up (a tree walk, then two map paths) is about
+/// ten times a table look-up. Bounded: emptied when it holds `limit` addresses.
+public struct GeoCache: Sendable {
+    private var countries: [IPAddress: String?] = [:]
+    public static let limit = 65_536
+
+    public init() {}
+
+    public mutating func country(of address: IPAddress, in geo: any GeoLocator) -> String? {
+        if let known = countries[address] { return known }
+        let country = geo.country(of: address)
+        if countries.count >= Self.limit { countries.removeAll(keepingCapacity: true) }
+        countries[address] = country
+        return country
     }
 }

@@ -211,10 +211,7 @@ public struct HostMatcher: ServiceMatcher, Sendable {
         if let (index, range) = regional {
             let entry = regionEntries[index]
             let token = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-            var m = entry.match
-            m.regionToken = token
-            m.regionCountry = entry.regionCodes[token]
-            return m
+            return entry.match.inRegion(token, country: entry.regionCodes[token])
         }
         return bestSuffix >= 0 ? entries[bestSuffix].match : nil
     }

@@ -136,17 +136,7 @@ struct InputScanner: Sendable {
         var line = JSONWriter()
         let matcher = setup.attributor.matcher
         let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
-        var report = body(relevant) { observation in
-            var o = observation
-            var a: Attribution
-            if out == nil {
-                // Nothing writes the observation: one that matches no service leaves no trace.
-                guard let matched = setup.attributor.attributeIfMatched(o) else { return false }
-                a = matched
-            } else {
-                a = setup.attributor.attribute(o)
-            }
-            setup.pseudonymizer?.apply(&o, &a)
+        func record(_ o: Observation, _ a: Attribution) -> Bool {
             aggregates.add(o, a, policy: setup.policy)
             if let alert = setup.rules.check(o, a) { alerts.append(alert) }
             if let out {
@@ -155,6 +145,22 @@ struct InputScanner: Sendable {
                 out.write(line.bytes + [0x0A])
             }
             return a.match != nil
+        }
+        var geoCache = GeoCache()
+        var report = body(relevant) { o in
+            var a: Attribution
+            if out == nil {
+                // Nothing writes the observation: one that matches no service leaves no trace.
+                guard let matched = setup.attributor.attributeIfMatched(o, cache: &geoCache) else { return false }
+                a = matched
+            } else {
+                a = setup.attributor.attribute(o, cache: &geoCache)
+            }
+            // Copied only to be pseudonymised: an observation is a few hundred bytes and a dozen references.
+            guard let pseudonymizer = setup.pseudonymizer else { return record(o, a) }
+            var changed = o
+            pseudonymizer.apply(&changed, &a)
+            return record(changed, a)
         }
         report.file = path
         return FileResult(report: report, aggregates: aggregates, alerts: alerts)

@@ -30,6 +30,25 @@ final class MaxMindDatabaseTests: XCTestCase {
         }
     }
 
+    /// A scan's GeoIP cache answers what the database answers: found, not found (nil remembered too),
+    /// IPv4 and IPv6, asked again from the cache, and past its bound (emptied, then filled again).
+    func testGeoCacheAnswersWhatTheDatabaseAnswers() throws {
+        let db = try MaxMindDatabase(path: TestPaths.corpus("maxmind-db/test-data/GeoIP2-City-Test.mmdb"))
+        let known = ["81.2.69.160", "2.125.160.216", "1.1.1.1", "2001:218::1", "2001:db8::1", "89.160.20.112"].map { IPAddress($0)! }
+        var cache = GeoCache()
+        for round in 0..<3 {
+            for ip in known { XCTAssertEqual(cache.country(of: ip, in: db), db.country(of: ip), "\(ip) round \(round)") }
+        }
+        XCTAssertEqual(cache.country(of: IPAddress("81.2.69.160")!, in: db), "GB")
+        // More distinct addresses than the cache holds: every answer is still the database's.
+        for n in 0..<(GeoCache.limit + 10) {
+            let ip = IPAddress.v4(0x5102_0000 | UInt32(n & 0xFFFF) | (n > 0xFFFF ? 0x0100_0000 : 0))
+            if n % 4_096 == 0 || n > GeoCache.limit - 5 { XCTAssertEqual(cache.country(of: ip, in: db), db.country(of: ip), "\(ip)") }
+            else { _ = cache.country(of: ip, in: db) }
+        }
+        for ip in known { XCTAssertEqual(cache.country(of: ip, in: db), db.country(of: ip), "\(ip) after the cache was emptied") }
+    }
+
     /// `country` and `registered_country` differ on purpose in the test data: we must read the former.
     func testCountryIsWhereTheAddressIsNotWhereItIsRegistered() throws {
         let db = try MaxMindDatabase(path: TestPaths.corpus("maxmind-db/test-data/GeoIP2-City-Test.mmdb"))
