@@ -1,3 +1,5 @@
+import ShadowScopeCore
+
 /// A small streaming JSON writer into a byte buffer: keys in the order written, no Foundation,
 /// so NDJSON output costs no more than the bytes it writes.
 public struct JSONWriter {
@@ -179,6 +181,46 @@ public struct JSONWriter {
     public mutating func rawValue(_ v: String?) { if let v { appendString(v) } else { appendNull() } }
     public mutating func rawValue(_ v: Int64?) { if let v { appendInteger(v) } else { appendNull() } }
     public mutating func rawValue(_ v: Bool) { appendBool(v) }
+
+    /// A time as `rfc3339` writes it, without making the String.
+    public mutating func rawValue(_ t: Timestamp) {
+        let at = room(26)
+        at.pointee = 0x22
+        guard let n = t.writeRFC3339(into: UnsafeMutableBufferPointer(start: at + 1, count: 24)) else { return appendString(t.rfc3339) }
+        at[n + 1] = 0x22
+        store.count += n + 2
+    }
+
+    /// Row facts written once and copied into every row that has them (a service's vendor, name,
+    /// tier...): bytes made by `bytes(writing:)` of a continuation of the writer at that place.
+    public mutating func rawBytes(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { put($0.baseAddress!, $0.count) }
+    }
+
+    /// What `body` writes from here in this writer's place (a copy of it), as bytes to copy with
+    /// `rawBytes` into rows at the same place: the same bytes `body` would write there.
+    public func bytes(writing body: (inout JSONWriter) -> Void) -> [UInt8] {
+        var w = JSONWriter(pretty: pretty)
+        w.needsComma = needsComma
+        body(&w)
+        return w.bytes
+    }
+
+    /// `value(prefix, separatedBy:, n)` for every n: the prefix's escaped bytes made once.
+    public mutating func values(_ prefix: String, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
+        var head = JSONWriter()
+        head.appendString(prefix)
+        head.store.count -= 1  // the closing quote
+        head.put(separator)
+        let opening = UnsafeRawPointer(head.store.base), length = head.store.count
+        for n in numbers {
+            self.separator()
+            put(opening, length)
+            appendInteger(Int64(n))
+            put(0x22)
+        }
+        withExtendedLifetime(head) {}
+    }
 
     public mutating func beginArray(_ k: String? = nil) {
         if let k { key(k) } else { separator() }

@@ -115,8 +115,9 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     let rows = aggregates.sorted
     let row = w.fieldOpenings(rowKeys)
     if threads <= 1 {
+        var facts = ServiceFactsBytes()
         for i in rows.indices {
-            writeRow(rows[i], row, &w)
+            writeRow(rows[i], row, &w, &facts)
             if w.byteCount >= flushBytes { w.drain(into: sink) }
         }
     } else {
@@ -126,16 +127,19 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
         // buffers' page faults (serialised in the kernel) made two threads slower than one.
         w.drain(into: sink)
         var parts = (0..<threads).map { _ in w.continuation(afterItems: true) }
+        var facts = [ServiceFactsBytes](repeating: ServiceFactsBytes(), count: threads)
         var start = 0
         while start < rows.count {
             let (from, end) = (start, min(rows.count, start + rowsPerBlock))
             for p in parts.indices { parts[p].continue(w, afterItems: p > 0 || from > 0) }
             parts.withUnsafeMutableBufferPointer { buffer in
-                let slots = WriterSlots(buffer)
-                DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
-                    let share = (end - from + slots.buffer.count - 1) / slots.buffer.count
-                    let first = from + p * share, last = min(end, first + share)
-                    if first < last { for i in first..<last { writeRow(rows[i], row, &slots.buffer[p]) } }
+                facts.withUnsafeMutableBufferPointer { factsBuffer in
+                    let slots = ThreadSlots(buffer), factSlots = ThreadSlots(factsBuffer)
+                    DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
+                        let share = (end - from + slots.buffer.count - 1) / slots.buffer.count
+                        let first = from + p * share, last = min(end, first + share)
+                        if first < last { for i in first..<last { writeRow(rows[i], row, &slots.buffer[p], &factSlots.buffer[p]) } }
+                    }
                 }
             }
             for p in parts.indices { w.drain(continuation: &parts[p], into: sink) }
@@ -154,25 +158,48 @@ private let flushBytes = 1 << 20
 /// whole: about 1 KB a row).
 private let rowsPerBlock = 16_384
 
-/// One writer per thread; each thread touches only its own slot.
-private struct WriterSlots: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<JSONWriter>
-    init(_ buffer: UnsafeMutableBufferPointer<JSONWriter>) { self.buffer = buffer }
+/// One value per thread (a writer, its row facts); each thread touches only its own slot.
+private struct ThreadSlots<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+}
+
+/// A service's fields of a row (vendor, service, tier, tier_visible_in_name, category) as written,
+/// by the object rows share for that service: made once per service and thread, then copied.
+/// They were five escape checks and copies in every row.
+private struct ServiceFactsBytes {
+    private var last: (ObjectIdentifier, [UInt8])?
+    private var known: [ObjectIdentifier: [UInt8]] = [:]
+
+    mutating func bytes(_ facts: ServiceMatchSummary, _ make: () -> [UInt8]) -> [UInt8] {
+        let id = ObjectIdentifier(facts)
+        if let (lastID, bytes) = last, lastID == id { return bytes }
+        let bytes = known[id] ?? make()
+        known[id] = bytes
+        last = (id, bytes)
+        return bytes
+    }
 }
 
 /// One aggregate row, its fields opened by `row`.
-private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JSONWriter.FieldOpenings, _ w: inout JSONWriter) {
+private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JSONWriter.FieldOpenings, _ w: inout JSONWriter,
+                      _ facts: inout ServiceFactsBytes) {
     let (k, v) = r
     w.beginObject()
     w.open(row, 0); w.rawValue(k.day)
     w.open(row, 1); w.rawValue(k.user)
     w.open(row, 2); w.rawValue(k.serviceID)
     w.open(row, 3); w.rawValue(k.region)
-    w.open(row, 4); w.rawValue(v.match.vendor)
-    w.open(row, 5); w.rawValue(v.match.service)
-    w.open(row, 6); w.rawValue(v.match.tier)
-    w.open(row, 7); w.rawValue(v.match.tierInName)
-    w.open(row, 8); w.rawValue(v.match.category)
+    let serviceFields = facts.bytes(v.match) {
+        w.bytes { x in
+            x.open(row, 4); x.rawValue(v.match.vendor)
+            x.open(row, 5); x.rawValue(v.match.service)
+            x.open(row, 6); x.rawValue(v.match.tier)
+            x.open(row, 7); x.rawValue(v.match.tierInName)
+            x.open(row, 8); x.rawValue(v.match.category)
+        }
+    }
+    w.rawBytes(serviceFields)
     w.open(row, 9); w.rawValue(v.approved)
     w.open(row, 10); w.rawValue(v.country)
     w.open(row, 11); w.rawValue(Region(country: v.country, how: v.how).group.rawValue)
@@ -184,20 +211,29 @@ private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JS
     w.open(row, 16); w.rawValue(v.bytesUpUnknown)
     w.open(row, 17); w.rawValue(v.bytesDownUnknown == v.connections ? nil : v.bytesDown)
     w.open(row, 18); w.rawValue(v.bytesDownUnknown)
-    w.open(row, 19); w.rawValue(v.firstSeen.rfc3339)
-    w.open(row, 20); w.rawValue(v.lastSeen.rfc3339)
+    w.open(row, 19); w.rawValue(v.firstSeen)
+    w.open(row, 20); w.rawValue(v.lastSeen)
     w.open(row, 21); w.rawValue(v.offHoursConnections)
     w.open(row, 22); w.rawValue(v.weakOnly)
     w.beginArray("evidence")
     switch v.evidenceList.entries {
     case .positions(let file, let numbers):
-        for n in numbers { w.value(file, separatedBy: 0x3A, n) }
+        w.values(file, separatedBy: 0x3A, numbers)
     case .references(let references):
-        for r in references {
-            switch r {
-            case .position(let file, let n): w.value(file, separatedBy: 0x3A, n)
-            case .text(let text): w.value(text)
+        // Runs of references into one file (the list is ordered by file): the file escaped once per run.
+        var k = 0
+        while k < references.count {
+            guard case .position(let file, _) = references[k] else {
+                if case .text(let text) = references[k] { w.value(text) }
+                k += 1
+                continue
             }
+            var numbers: [Int] = []
+            while k < references.count, case .position(let f, let n) = references[k], f == file {
+                numbers.append(n)
+                k += 1
+            }
+            w.values(file, separatedBy: 0x3A, numbers)
         }
     }
     w.endArray()

@@ -113,26 +113,34 @@ public struct Timestamp: Hashable, Comparable, Sendable {
 
     /// RFC 3339 UTC with milliseconds: `2026-11-25T12:00:00.123Z`.
     public var rfc3339: String {
+        // One allocation for the 24 bytes, not one String per part: this runs for every output record.
+        let text = String(unsafeUninitializedCapacity: 24) { writeRFC3339(into: $0) ?? 0 }
+        if !text.isEmpty { return text }
         let c = civil
         let ms = Int(floorMod(microseconds, 1_000_000) / 1000)
-        // One allocation for the 24 bytes, not one String per part: this runs for every output record.
-        if (0...9999).contains(c.year) {
-            return String(unsafeUninitializedCapacity: 24) { out in
-                Self.writeDate(c, out)
-                out[10] = 0x54
-                Self.digits(c.secondOfDay / 3600, 2, out, 11)
-                out[13] = 0x3A
-                Self.digits(c.secondOfDay / 60 % 60, 2, out, 14)
-                out[16] = 0x3A
-                Self.digits(c.secondOfDay % 60, 2, out, 17)
-                out[19] = 0x2E
-                Self.digits(ms, 3, out, 20)
-                out[23] = 0x5A
-                return 24
-            }
-        }
         return "\(pad(Int(c.year), 4))-\(pad(c.month, 2))-\(pad(c.day, 2))T"
             + "\(pad(c.secondOfDay / 3600, 2)):\(pad(c.secondOfDay / 60 % 60, 2)):\(pad(c.secondOfDay % 60, 2)).\(pad(ms, 3))Z"
+    }
+}
+
+extension Timestamp {
+    /// `rfc3339`'s 24 bytes written into `out` (which has room for them); nil, nothing written, for a
+    /// year outside 0...9999. Writers of many records copy these without making a String.
+    public func writeRFC3339(into out: UnsafeMutableBufferPointer<UInt8>) -> Int? {
+        let c = civil
+        guard (0...9999).contains(c.year), out.count >= 24 else { return nil }
+        let ms = Int(floorMod(microseconds, 1_000_000) / 1000)
+        Self.writeDate(c, out)
+        out[10] = 0x54
+        Self.digits(c.secondOfDay / 3600, 2, out, 11)
+        out[13] = 0x3A
+        Self.digits(c.secondOfDay / 60 % 60, 2, out, 14)
+        out[16] = 0x3A
+        Self.digits(c.secondOfDay % 60, 2, out, 17)
+        out[19] = 0x2E
+        Self.digits(ms, 3, out, 20)
+        out[23] = 0x5A
+        return 24
     }
 }
 

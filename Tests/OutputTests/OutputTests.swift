@@ -156,6 +156,53 @@ final class SummaryJSONTests: XCTestCase {
         }
     }
 
+    /// A row's service fields are written once per service and copied, evidence runs of one file have
+    /// the file escaped once, times are written without a String: every row must still read back as
+    /// its own facts, with evidence of two files (names needing escapes), a text reference, and
+    /// services alternating from row to row, on one thread and on two.
+    func testRowsReadBackWithTheirServiceFactsEvidenceAndTimes() throws {
+        let services = (0..<3).map { k in
+            ServiceMatch(serviceID: "svc-\(k)", vendor: "Vendor \"\(k)\"", service: "Service\\\(k)", tier: ["consumer", "business", "api"][k],
+                         category: "chat", tierInName: k == 1, evidence: .strong)
+        }
+        let files = ["a \"quoted\".log", "b\\back.log"]
+        var halves = [Aggregates(), Aggregates()]
+        for i in 0..<600 {
+            let o = Observation(timestamp: Timestamp(seconds: 1_795_608_606 + Int64(i), microseconds: Int64(i % 1000) * 1000),
+                                source: SourceRef(file: files[i % 2], position: .line(i)))
+            halves[i % 2].add(o, Attribution(match: services[(i / 2) % 3], user: "user\((i / 6) % 50)", region: .unknown),
+                              hours: BusinessHours(), approved: [])
+        }
+        var agg = halves[0]
+        agg.merge(halves[1])
+        var fromFile = AggregateValue(firstSeen: Timestamp(seconds: 0), lastSeen: Timestamp(seconds: 0),
+                                      match: ServiceMatchSummary(vendor: "V", service: "S", tier: "api", category: "chat", tierInName: false),
+                                      country: nil, how: .unknown, approved: false)
+        fromFile.evidence = ["notes \"x\"", "a \"quoted\".log:7"]
+        agg.insert(AggregateKey(day: "2026-11-25", user: "user1", serviceID: "svc-0", region: "unknown"), fromFile)
+        let context = SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours())
+        for threads in [1, 2] {
+            var bytes: [UInt8] = []
+            writeSummaryJSON(inputs: [], aggregates: agg, context: context, threads: threads) { bytes += $0 }
+            let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+            let rows = try XCTUnwrap(json["aggregates"] as? [[String: Any]])
+            XCTAssertEqual(rows.count, agg.rows.count)
+            for (row, (key, value)) in zip(rows, agg.sorted) {
+                XCTAssertEqual(row["user"] as? String, key.user)
+                XCTAssertEqual(row["vendor"] as? String, value.match.vendor)
+                XCTAssertEqual(row["service"] as? String, value.match.service)
+                XCTAssertEqual(row["tier"] as? String, value.match.tier)
+                XCTAssertEqual(row["tier_visible_in_name"] as? Bool, value.match.tierInName)
+                XCTAssertEqual(row["first_seen"] as? String, value.firstSeen.rfc3339)
+                XCTAssertEqual(row["last_seen"] as? String, value.lastSeen.rfc3339)
+                XCTAssertEqual(row["evidence"] as? [String], value.evidence, "\(key)")
+            }
+            let mixed = try XCTUnwrap(rows.first { ($0["evidence"] as? [String])?.contains("notes \"x\"") == true })
+            XCTAssertEqual((mixed["evidence"] as? [String])?.filter { $0.hasPrefix("b\\back.log:") }.isEmpty, false,
+                           "a row counted in both files names both")
+        }
+    }
+
     func testSummaryRowsCarryContractFieldsAndNullForAllUnknown() throws {
         let match = ServiceMatch(serviceID: "openai-api", vendor: "OpenAI", service: "OpenAI API", tier: "api",
                                  category: "model-api", tierInName: false, evidence: .strong)
