@@ -192,17 +192,8 @@ public struct SquidNative: StatelessLogFormat {
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
         // The ten fields on the stack: an array was an allocation per matched line.
         withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Self.fieldCount) { fields in
-            var count = 0
-            var i = 0
-            let n = line.count
-            while i < n {
-                while i < n && (line[i] == 0x20 || line[i] == 0x09) { i += 1 }
-                guard i < n else { break }
-                let start = i
-                while i < n && line[i] != 0x20 && line[i] != 0x09 { i += 1 }
-                if count == Self.fieldCount { return .skipped("more than \(Self.fieldCount) fields: not squid native format") }
-                fields.initializeElement(at: count, to: UnsafeRawBufferPointer(rebasing: line[start..<i]))
-                count += 1
+            guard let count = Self.splitFields(line, into: fields) else {
+                return .skipped("more than \(Self.fieldCount) fields: not squid native format")
             }
             if count == 0 { return .ignored }
             guard count == Self.fieldCount else {
@@ -210,6 +201,49 @@ public struct SquidNative: StatelessLogFormat {
             }
             return parse(fields: UnsafeBufferPointer(fields), source: source)
         }
+    }
+
+    /// The fields of `line` (runs of bytes other than space and tab) in order, written into `fields`;
+    /// their count, or nil when there are more than `fields` holds. Eight bytes at a time: only the
+    /// places where a field starts or ends are visited (a byte-at-a-time split was a tenth of a matched
+    /// line's cost).
+    static func splitFields(_ line: UnsafeRawBufferPointer, into fields: UnsafeMutableBufferPointer<UnsafeRawBufferPointer>) -> Int? {
+        guard let base = line.baseAddress else { return 0 }
+        let n = line.count
+        var count = 0
+        var start = -1  // where the open field starts; -1 between fields
+        var offset = 0
+        while offset < n {
+            var word: UInt64 = 0x2020_2020_2020_2020  // a short last word is padded with spaces
+            if n - offset >= 8 {
+                word = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
+            } else {
+                withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: base + offset, byteCount: n - offset) }
+            }
+            let separators = zeroByteHighBits(word ^ 0x2020_2020_2020_2020) | zeroByteHighBits(word ^ 0x0909_0909_0909_0909)
+            // A field starts or ends where a byte's kind differs from the one before it (before byte 0:
+            // a separator unless a field is open).
+            var changes = (separators ^ (separators << 8 | (start < 0 ? 0x80 : 0))) & 0x8080_8080_8080_8080
+            while changes != 0 {
+                let at = offset &+ changes.trailingZeroBitCount / 8
+                if start < 0 {
+                    start = at
+                } else {
+                    guard count < fields.count else { return nil }
+                    fields.initializeElement(at: count, to: UnsafeRawBufferPointer(start: base + start, count: at - start))
+                    count += 1
+                    start = -1
+                }
+                changes &= changes &- 1
+            }
+            offset += 8
+        }
+        if start >= 0 {  // a field running to the end of a line of whole words
+            guard count < fields.count else { return nil }
+            fields.initializeElement(at: count, to: UnsafeRawBufferPointer(start: base + start, count: n - start))
+            count += 1
+        }
+        return count
     }
 
     /// A line's ten fields → its observation.

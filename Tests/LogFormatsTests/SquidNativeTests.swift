@@ -150,6 +150,27 @@ final class SquidNativeTests: XCTestCase {
         XCTAssertEqual(report.skippedSamples[1].reason, "line of \(3 * 1_048_576) bytes is over the \(LineReader.maxLineBytes)-byte limit")
     }
 
+    /// The word-at-a-time field split against a byte-at-a-time one: random lines of every length
+    /// around the 8-byte words, runs of spaces and tabs anywhere, more fields than there is room for.
+    func testFieldSplitIsTheByteByByteSplit() {
+        func reference(_ line: [UInt8], room: Int) -> [[UInt8]]? {
+            let fields = line.split(whereSeparator: { $0 == 0x20 || $0 == 0x09 }).map(Array.init)
+            return fields.count > room ? nil : fields
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = [0x20, 0x20, 0x09, 0x41, 0x2F, 0x00, 0x0A, 0xFF, 0x30]
+        for round in 0..<20_000 {
+            let line = (0..<(round % 90)).map { _ in alphabet.randomElement(using: &rng)! }
+            let room = [10, 1, 3][round % 3]
+            let got: [[UInt8]]? = line.withUnsafeBytes { raw in
+                withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: room) { fields in
+                    SquidNative.splitFields(raw, into: fields).map { count in (0..<count).map { Array(fields[$0]) } }
+                }
+            }
+            XCTAssertEqual(got, reference(line, room: room), "\(line)")
+        }
+    }
+
     func testURLParsing() {
         func parse(_ s: String) -> (String?, UInt16?, String?)? {
             Array(s.utf8).withUnsafeBytes { parseURL($0).map { ($0.host, $0.port, $0.path) } }
