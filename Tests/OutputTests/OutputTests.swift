@@ -35,6 +35,26 @@ final class JSONWriterTests: XCTestCase {
                        "[0,7,-7,10,1000000,9223372036854775807,-9223372036854775808,-1]")
     }
 
+    /// Times written straight into the writer are `rfc3339`'s text, years outside 0...9999 included
+    /// (those go through the String).
+    func testTimesAreWrittenAsRFC3339() {
+        let times = [Timestamp(seconds: 1_795_608_602, microseconds: 127_140), Timestamp(seconds: 0), Timestamp(microseconds: -1),
+                     Timestamp(seconds: 253_402_300_800), Timestamp(seconds: -62_167_219_201)]
+        var w = JSONWriter()
+        w.beginArray()
+        let fields = w.fieldOpenings(["t"])
+        for t in times {
+            w.beginObject()
+            w.open(fields, 0)
+            w.rawValue(t)
+            w.endObject()
+        }
+        w.endArray()
+        XCTAssertEqual(String(decoding: w.bytes, as: UTF8.self),
+                       "[" + times.map { "{\"t\":\"\($0.rfc3339)\"}" }.joined(separator: ",") + "]")
+        XCTAssertEqual(times[3].rfc3339, "10000-01-01T00:00:00.000Z")
+    }
+
     func testPrettyOutputIsValidJSON() throws {
         var w = JSONWriter(pretty: true)
         w.beginObject()
