@@ -91,7 +91,7 @@ public struct SquidNative: StatelessLogFormat {
     /// Counts the lines at the start of `text` that are ten-field records with a plain host which
     /// `isRelevant` rejects — exactly the lines `quickHost` and `isRelevant` would drop one by one —
     /// and stops at the first line that needs a closer look: one with a tab, NUL or another byte below
-    /// CR (but LF), or a CR other than before its LF, one longer than the line cap, one with another field count or target, one whose
+    /// CR (but LF), or a CR other than at the end of its last field, one longer than the line cap, one with another field count or target, one whose
     /// host is relevant, or the unfinished line at the end. Sixty-four bytes are classified at a time
     /// and only field starts and line ends are visited, so a line costs about a dozen steps.
     public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer, prefilter: HostPrefilter?,
@@ -138,7 +138,10 @@ public struct SquidNative: StatelessLogFormat {
                 }
             }
             @inline(__always) func lineEnds(at: Int) -> Bool {
+                // A CR is allowed only just before the LF, and not as a field of its own: the line reader
+                // drops it, so such a line has a field fewer than counted here.
                 guard fields == Self.fieldCount, cr < 0 || cr == at &- 1, at &- lineStart <= LineReader.maxLineBytes,
+                      cr < 0 || (cr > lineStart && base.load(fromByteOffset: cr &- 1, as: UInt8.self) != 0x20),
                       let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
                 else { return false }
                 // Most hosts are turned away by the prefilter, inline; the rest ask the caller.
