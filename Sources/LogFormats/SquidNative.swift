@@ -27,12 +27,7 @@ public struct SquidNative: StatelessLogFormat {
         var previousWasSpace: UInt64 = 0x80  // the line start counts as a space before byte 0
         var offset = 0
         while offset < n {
-            var word: UInt64 = 0x2020_2020_2020_2020  // a short last word is padded with spaces
-            if n - offset >= 8 {
-                word = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
-            } else {
-                withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: base + offset, byteCount: n - offset) }
-            }
+            let word = Self.word(base, at: offset, count: n)
             let spaces = zeroByteHighBits(word ^ 0x2020_2020_2020_2020)
             if zeroByteHighBits(word ^ 0x0909_0909_0909_0909) != 0 { return nil }
             let starts = ~spaces & 0x8080_8080_8080_8080 & (spaces << 8 | previousWasSpace)
@@ -206,6 +201,16 @@ public struct SquidNative: StatelessLogFormat {
         }
     }
 
+    /// The eight bytes of `base[0..<count]` from `offset` as a little-endian word; a short last word is
+    /// padded with spaces (which end a field, as the line's end does).
+    @inline(__always)
+    static func word(_ base: UnsafeRawPointer, at offset: Int, count: Int) -> UInt64 {
+        if count - offset >= 8 { return UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self)) }
+        var word: UInt64 = 0x2020_2020_2020_2020
+        withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: base + offset, byteCount: count - offset) }
+        return UInt64(littleEndian: word)
+    }
+
     /// The fields of `line` (runs of bytes other than space and tab) in order, written into `fields`;
     /// their count, or nil when there are more than `fields` holds. Eight bytes at a time: only the
     /// places where a field starts or ends are visited (a byte-at-a-time split was a tenth of a matched
@@ -217,12 +222,7 @@ public struct SquidNative: StatelessLogFormat {
         var start = -1  // where the open field starts; -1 between fields
         var offset = 0
         while offset < n {
-            var word: UInt64 = 0x2020_2020_2020_2020  // a short last word is padded with spaces
-            if n - offset >= 8 {
-                word = UInt64(littleEndian: (base + offset).loadUnaligned(as: UInt64.self))
-            } else {
-                withUnsafeMutableBytes(of: &word) { $0.baseAddress!.copyMemory(from: base + offset, byteCount: n - offset) }
-            }
+            let word = Self.word(base, at: offset, count: n)
             let separators = zeroByteHighBits(word ^ 0x2020_2020_2020_2020) | zeroByteHighBits(word ^ 0x0909_0909_0909_0909)
             // A field starts or ends where a byte's kind differs from the one before it (before byte 0:
             // a separator unless a field is open).

@@ -206,7 +206,8 @@ public struct JSONWriter {
         return w.bytes
     }
 
-    /// `value(prefix, separatedBy:, n)` for every n: the prefix's escaped bytes made once.
+    /// One string value per n: `prefix`, `separator`, then n's digits (evidence references `file:123`),
+    /// without making those Strings; the prefix is escaped once for all of them.
     public mutating func values(_ prefix: String, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
         var head = JSONWriter()
         head.appendString(prefix)
@@ -250,22 +251,6 @@ public struct JSONWriter {
     public mutating func value(_ v: String) {
         separator()
         appendString(v)
-    }
-
-    /// The string `prefix` followed by `number`'s digits (an evidence reference `file:123`), without
-    /// making that String.
-    public mutating func value(_ prefix: String, _ number: Int) {
-        value(prefix, separatedBy: nil, number)
-    }
-
-    /// `prefix`, then `separator` when given, then `number`'s digits, as one string (`file` `:` `123`).
-    public mutating func value(_ prefix: String, separatedBy separator: UInt8?, _ number: Int) {
-        self.separator()
-        appendString(prefix)
-        store.count -= 1  // the closing quote: the rest goes inside (the buffer is this writer's own after appendString)
-        if let separator { put(separator) }
-        appendInteger(Int64(number))
-        put(0x22)
     }
 
     public mutating func value(_ v: Int64) {

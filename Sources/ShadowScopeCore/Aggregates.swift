@@ -225,8 +225,8 @@ public final class ServiceMatchSummary: Sendable, Equatable {
 /// table holds 8 bytes a slot, grows without hashing a key again, and merging takes the other
 /// table's hashes as they are.
 public struct Aggregates: Sendable {
-    private var keys: [AggregateKey] = []
-    private var values: [AggregateValue] = []
+    fileprivate private(set) var keys: [AggregateKey] = []
+    fileprivate private(set) var values: [AggregateValue] = []
     /// `keys[i].hashValue`: the same in every table of this process (one seed), so never computed twice.
     private var hashes: [Int] = []
     /// A slot is empty (0) or holds the high 32 bits of its row's hash and the row's position + 1.
@@ -555,24 +555,19 @@ public struct AggregateRows: RandomAccessCollection, Equatable, Sendable {
     fileprivate let table: Aggregates
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { table.rowKeys.count }
+    public var endIndex: Int { table.keys.count }
     public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) {
-        (table.rowKeys[position], table.rowValues[position])
+        (table.keys[position], table.values[position])
     }
     /// The row with this key, or nil.
-    public subscript(key: AggregateKey) -> AggregateValue? { table.position(of: key).map { table.rowValues[$0] } }
-    public var keys: [AggregateKey] { table.rowKeys }
-    public var values: [AggregateValue] { table.rowValues }
+    public subscript(key: AggregateKey) -> AggregateValue? { table.position(of: key).map { table.values[$0] } }
+    public var keys: [AggregateKey] { table.keys }
+    public var values: [AggregateValue] { table.values }
 
     /// The same rows, in any order.
     public static func == (a: AggregateRows, b: AggregateRows) -> Bool {
         a.count == b.count && a.allSatisfy { b[$0.key] == $0.value }
     }
-}
-
-extension Aggregates {
-    fileprivate var rowKeys: [AggregateKey] { keys }
-    fileprivate var rowValues: [AggregateValue] { values }
 }
 
 /// A String equal to another only when their UTF-8 is (String's `==` also equates canonically

@@ -168,13 +168,7 @@ public struct Attributor: Sendable {
 
     /// The attribution of an observation of a catalog service, or nil (and nothing else worked out:
     /// no user name made, no GeoIP look-up) for one that is not: all a caller that keeps only
-    /// matches needs.
-    public func attributeIfMatched(_ o: Observation) -> Attribution? {
-        guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
-        return attribute(o, match: match) { ip in geo?.country(of: ip) }
-    }
-
-    /// The same, with GeoIP answers remembered in `cache`.
+    /// matches needs. GeoIP answers are remembered in `cache`.
     public func attributeIfMatched(_ o: Observation, cache: inout GeoCache) -> Attribution? {
         guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
         return attribute(o, match: match) { ip in geo.flatMap { cache.country(of: ip, in: $0) } }

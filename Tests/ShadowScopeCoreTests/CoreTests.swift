@@ -171,11 +171,12 @@ final class AggregatesTests: XCTestCase {
     /// the rest and, for a match, exactly what `attribute` gives.
     func testAttributeIfMatchedIsAttributeForMatchesAndNilOtherwise() {
         let attributor = Attributor(matcher: FixedMatcher(), geo: nil)
+        var cache = GeoCache()
         for i in 0..<12 {
             var o = observation(i, up: 5)
             if i % 4 == 1 { o.user = nil; o.clientIP = IPAddress("10.0.0.\(i)") }
             let full = attributor.attribute(o)
-            let matched = attributor.attributeIfMatched(o)
+            let matched = attributor.attributeIfMatched(o, cache: &cache)
             XCTAssertEqual(matched == nil, full.match == nil)
             if let matched {
                 XCTAssertEqual(matched.user, full.user)
