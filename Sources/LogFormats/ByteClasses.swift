@@ -3,12 +3,13 @@ import ShadowScopeCore
 import _Builtin_intrinsics.intel
 #endif
 
-/// Which of 64 bytes are line feeds, spaces or the control bytes a text line must not hold unexamined
-/// (tab, CR, NUL and the other bytes below CR but LF), as bit masks: bit i is byte i. Log scanners
-/// walk these masks a field or a line at a time instead of testing every byte.
+/// Which of 64 bytes are line feeds, separators (space or LF) or the control bytes a text line must
+/// not hold unexamined (tab, CR, NUL and the other bytes below CR but LF), as bit masks: bit i is
+/// byte i. Log scanners walk these masks a field or a line at a time instead of testing every byte.
 struct ByteClasses {
     var newline: UInt64
-    var space: UInt64
+    /// A space or a line feed: what ends a field.
+    var separator: UInt64
     /// A byte below 0x0E other than LF: tab, CR, NUL, and rarer controls (which a line-by-line parse
     /// then examines too).
     var control: UInt64
@@ -17,18 +18,20 @@ struct ByteClasses {
     @inline(__always) init(_ p: UnsafeRawPointer) {
         #if arch(x86_64)
         // SSE2, which every x86-64 has: sixteen bytes compared per instruction.
-        // A byte is at most CR when the unsigned maximum of it and CR is CR: one compare for all controls.
+        // A byte is at most CR when the unsigned maximum of it and CR is CR: one compare for all controls,
+        // gathered for the block and made a mask only when there is one (most blocks have none).
         let lf = _mm_set1_epi8(0x0A), sp = _mm_set1_epi8(0x20), cr = _mm_set1_epi8(0x0D)
-        var n: UInt64 = 0, s: UInt64 = 0, c: UInt64 = 0
+        var n: UInt64 = 0, s: UInt64 = 0
+        var anyControl = _mm_setzero_si128()
         for k in 0..<4 {
             let v = _mm_loadu_si128((p + 16 * k).assumingMemoryBound(to: __m128i.self))
             let newlines = _mm_cmpeq_epi8(v, lf)
-            let controls = _mm_andnot_si128(newlines, _mm_cmpeq_epi8(_mm_max_epu8(v, cr), cr))
             n |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(newlines))) << (16 * k)
-            s |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(v, sp)))) << (16 * k)
-            c |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(controls))) << (16 * k)
+            s |= UInt64(UInt16(truncatingIfNeeded: _mm_movemask_epi8(_mm_or_si128(newlines, _mm_cmpeq_epi8(v, sp))))) << (16 * k)
+            anyControl = _mm_or_si128(anyControl, _mm_andnot_si128(newlines, _mm_cmpeq_epi8(_mm_max_epu8(v, cr), cr)))
         }
-        newline = n; space = s; control = c
+        newline = n; separator = s
+        control = _mm_movemask_epi8(anyControl) == 0 ? 0 : Self(portable: p).control
         #else
         self.init(portable: p)
         #endif
@@ -42,13 +45,13 @@ struct ByteClasses {
             let w = UInt64(littleEndian: (p + 8 * k).loadUnaligned(as: UInt64.self))
             let newlines = zeroByteHighBits(w ^ 0x0A0A_0A0A_0A0A_0A0A)
             n |= Self.gather(newlines) << (8 * k)
-            s |= Self.gather(zeroByteHighBits(w ^ 0x2020_2020_2020_2020)) << (8 * k)
+            s |= Self.gather(newlines | zeroByteHighBits(w ^ 0x2020_2020_2020_2020)) << (8 * k)
             // Bytes below 0x0E, exactly (no carry crosses bytes: the low seven bits plus 0x72 stay below
             // 0x100, reaching 0x80 when they are at least 0x0E); LF then removed.
             let below = ~(((w & 0x7F7F_7F7F_7F7F_7F7F) &+ 0x7272_7272_7272_7272) | w) & 0x8080_8080_8080_8080
             c |= Self.gather(below & ~newlines) << (8 * k)
         }
-        newline = n; space = s; control = c
+        newline = n; separator = s; control = c
     }
 
     /// Eight per-byte high bits → eight adjacent bits (byte i's → bit i).

@@ -63,18 +63,31 @@ public struct SquidNative: StatelessLogFormat {
         while base.load(fromByteOffset: urlEnd - 1, as: UInt8.self) == 0x20 { urlEnd -= 1 }
         if methodEnd - methodStart == 7 && base.load(fromByteOffset: methodStart, as: UInt8.self) == 0x43 {  // CONNECT
             guard base.load(fromByteOffset: urlStart, as: UInt8.self) != 0x5B else { return nil }
-            var colon = urlEnd - 1
-            while colon >= urlStart && base.load(fromByteOffset: colon, as: UInt8.self) != 0x3A { colon -= 1 }
-            guard colon >= urlStart else { return nil }
+            // The last colon: most targets end in ":443", seen in one load.
+            var colon = urlEnd - 4
+            if colon <= urlStart || base.loadUnaligned(fromByteOffset: colon, as: UInt32.self) != UInt32(littleEndian: 0x3334_343A) {
+                colon = urlEnd - 1
+                while colon >= urlStart && base.load(fromByteOffset: colon, as: UInt8.self) != 0x3A { colon -= 1 }
+                guard colon >= urlStart else { return nil }
+            }
             return UnsafeRawBufferPointer(start: base + urlStart, count: colon - urlStart)
         }
-        // scheme://host[:port]/...
-        var j = urlStart
-        while j + 2 < urlEnd && !(base.load(fromByteOffset: j, as: UInt8.self) == 0x3A
-                                   && base.load(fromByteOffset: j + 1, as: UInt8.self) == 0x2F
-                                   && base.load(fromByteOffset: j + 2, as: UInt8.self) == 0x2F) { j += 1 }
-        guard j + 2 < urlEnd else { return nil }
-        let hostStart = j + 3
+        // scheme://host[:port]/...: "http://" and "https://" seen in one word (their seven or eight bytes,
+        // none a space, lie inside the URL), any other scheme found by searching for "://".
+        let head = urlStart &+ 8 <= readable ? UInt64(littleEndian: (base + urlStart).loadUnaligned(as: UInt64.self)) : 0
+        let hostStart: Int
+        if head & 0x00FF_FFFF_FFFF_FFFF == 0x002F_2F3A_7074_7468 {  // "http://"
+            hostStart = urlStart &+ 7
+        } else if head == 0x2F2F_3A73_7074_7468 {  // "https://"
+            hostStart = urlStart &+ 8
+        } else {
+            var j = urlStart
+            while j + 2 < urlEnd && !(base.load(fromByteOffset: j, as: UInt8.self) == 0x3A
+                                       && base.load(fromByteOffset: j + 1, as: UInt8.self) == 0x2F
+                                       && base.load(fromByteOffset: j + 2, as: UInt8.self) == 0x2F) { j += 1 }
+            guard j + 2 < urlEnd else { return nil }
+            hostStart = j + 3
+        }
         let k = firstHostDelimiter(base, from: hostStart, to: urlEnd, readable: readable)
         if k < urlEnd {
             let c = base.load(fromByteOffset: k, as: UInt8.self)
@@ -86,9 +99,10 @@ public struct SquidNative: StatelessLogFormat {
     /// Counts the lines at the start of `text` that are ten-field records with a plain host which
     /// `isRelevant` rejects — exactly the lines `quickHost` and `isRelevant` would drop one by one —
     /// and stops at the first line that needs a closer look: one with a tab, NUL or another byte below
-    /// CR (but LF), or a CR other than at the end of its last field, one longer than the line cap, one with another field count or target, one whose
-    /// host is relevant, or the unfinished line at the end. Sixty-four bytes are classified at a time
-    /// and only field starts and line ends are visited, so a line costs about a dozen steps.
+    /// CR (but LF), or a CR other than at the end of its last field, one near or over the line cap,
+    /// one with another field count or target, one whose host is relevant, or the unfinished line at
+    /// the end. Sixty-four bytes are classified at a time and only field starts and line ends are
+    /// visited, so a line costs about a dozen steps.
     public func skipIrrelevantLines(_ text: UnsafeRawBufferPointer, prefilter: HostPrefilter?,
                                     isRelevant: (UnsafeRawBufferPointer) -> Bool) -> (bytes: Int, lines: Int, nextIsRelevant: Bool)? {
         guard let base = text.baseAddress else { return (0, 0, false) }
@@ -96,13 +110,13 @@ public struct SquidNative: StatelessLogFormat {
         var lineStart = 0, lines = 0
         var fields = 0
         var methodStart = 0, urlStart = 0, userStart = 0
-        var cr = -1  // where a CR sits in this line (allowed only just before the LF)
-        var relevant = false  // the line it stopped at is a plain record with a relevant host
         var previousWasSeparator: UInt64 = 1  // the text starts at a line start
         var block = 0
         while block < n {
+            // A line that may reach the cap is left to the line-by-line path, which reports it.
+            if block &+ 64 &- lineStart > LineReader.maxLineBytes { return (lineStart, lines, false) }
             var classes: ByteClasses
-            if n - block >= 64 {
+            if n &- block >= 64 {
                 classes = ByteClasses(base + block)
             } else {
                 // The last, short block: classify a copy, and ignore the bytes past the end.
@@ -113,16 +127,36 @@ public struct SquidNative: StatelessLogFormat {
                 }
                 let valid = (UInt64(1) << UInt64(n - block)) &- 1
                 classes.newline &= valid
-                classes.space &= valid
+                classes.separator &= valid
                 classes.control &= valid
             }
-            let separators = classes.space | classes.newline
-            let starts = ~separators & (separators << 1 | previousWasSeparator)
+            let separators = classes.separator
+            var starts = ~separators & (separators << 1 | previousWasSeparator)
             previousWasSeparator = separators >> 63
-            // Field starts visited one by one (a record has ten): the baseline x86-64 has no popcount
-            // instruction, and its emulation, two or three times a line, cost more than the visits.
-            @inline(__always) func count(_ segment: UInt64) {
-                var rest = segment
+            // A tab or NUL always needs the line-by-line path; so does a CR anywhere but just before the
+            // LF after a field (the line reader drops it; a CR alone after a space would be counted here
+            // as a field the line does not have). Checked line by line, in order, when the block has one.
+            var controls = classes.control
+            @inline(__always) func onlyFinalCRs(_ mask: UInt64) -> Bool {
+                var rest = mask
+                while rest != 0 {
+                    let at = block &+ rest.trailingZeroBitCount
+                    guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, at &+ 1 < n,
+                          base.load(fromByteOffset: at &+ 1, as: UInt8.self) == 0x0A, at > lineStart,
+                          base.load(fromByteOffset: at &- 1, as: UInt8.self) != 0x20
+                    else { return false }
+                    rest &= rest &- 1
+                }
+                return true
+            }
+            // Line ends, and the field starts before each: visited one by one (a record has ten). The
+            // baseline x86-64 has no popcount instruction, and its emulation cost more than the visits.
+            var newlines = classes.newline
+            while true {
+                let below = newlines == 0 ? ~0 : (newlines & (0 &- newlines)) &- 1
+                let before = starts & below
+                starts &= ~before
+                var rest = before
                 while rest != 0 {
                     fields &+= 1
                     if UInt(bitPattern: fields &- 6) < 3 {
@@ -131,60 +165,28 @@ public struct SquidNative: StatelessLogFormat {
                     }
                     rest &= rest &- 1
                 }
-            }
-            @inline(__always) func lineEnds(at: Int) -> Bool {
-                // A CR is allowed only just before the LF, and not as a field of its own: the line reader
-                // drops it, so such a line has a field fewer than counted here.
-                guard fields == Self.fieldCount, cr < 0 || cr == at &- 1, at &- lineStart <= LineReader.maxLineBytes,
-                      cr < 0 || (cr > lineStart && base.load(fromByteOffset: cr &- 1, as: UInt8.self) != 0x20),
+                if controls != 0 {
+                    guard onlyFinalCRs(controls & below) else { return (lineStart, lines, false) }
+                    controls &= ~below
+                }
+                if newlines == 0 { break }
+                let end = block &+ newlines.trailingZeroBitCount
+                newlines &= newlines &- 1
+                guard fields == Self.fieldCount,
                       let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
-                else { return false }
+                else { return (lineStart, lines, false) }
                 // Most hosts are turned away by the prefilter, inline; the rest ask the caller.
-                if prefilter?.rejects(host) != true && isRelevant(host) {
-                    relevant = true
-                    return false
+                if prefilter?.rejects(base, from: base.distance(to: host.baseAddress!), to: base.distance(to: host.baseAddress!) &+ host.count) != true
+                    && isRelevant(host) {
+                    return (lineStart, lines, true)
                 }
                 lines &+= 1
-                lineStart = at &+ 1
+                lineStart = end &+ 1
                 fields = 0
-                cr = -1
-                return true
             }
-            if classes.control == 0 {
-                // The usual block: line ends and field starts only.
-                var rest = starts
-                var newlines = classes.newline
-                while newlines != 0 {
-                    let p = newlines.trailingZeroBitCount
-                    let before = (UInt64(1) << UInt64(p)) &- 1
-                    count(rest & before)
-                    rest &= ~before
-                    newlines &= newlines &- 1
-                    guard lineEnds(at: block &+ p) else { return (lineStart, lines, relevant) }
-                }
-                count(rest)
-            } else {
-                // A control byte in the block (tab, CR, NUL...): visit every field start, line end and control byte in order.
-                var events = starts | classes.newline | classes.control
-                while events != 0 {
-                    let bit = events & (0 &- events)
-                    let at = block &+ bit.trailingZeroBitCount
-                    events &= events &- 1
-                    if classes.control & bit != 0 {
-                        // A tab or NUL always needs the line-by-line path; so does a CR anywhere but before the LF.
-                        guard base.load(fromByteOffset: at, as: UInt8.self) == 0x0D, cr < 0 else { return (lineStart, lines, relevant) }
-                        cr = at
-                    }
-                    if starts & bit != 0 {
-                        count(bit)
-                    } else if classes.newline & bit != 0 {
-                        guard lineEnds(at: at) else { return (lineStart, lines, relevant) }
-                    }
-                }
-            }
-            block += 64
+            block &+= 64
         }
-        return (lineStart, lines, relevant)
+        return (lineStart, lines, false)
     }
 
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {

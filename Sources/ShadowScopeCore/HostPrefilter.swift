@@ -1,3 +1,7 @@
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
+
 /// Turns away, in two word loads and one bit, a host that no catalog name can match: one bit per
 /// `lastTwoLabelsKey` of every catalog pattern's last two labels (64 Kbit, 8 KB: stays in cache). Most
 /// hosts in a proxy log are not AI services. The log scanner's bulk line counter asks it inline for
@@ -34,6 +38,44 @@ public struct HostPrefilter: @unchecked Sendable {  // the bits are written once
         let key = lastTwoLabelsKey(base, n)
         return bits[Int(key >> 6)] & (1 << (key & 63)) == 0
     }
+
+    /// `rejects` for the host `text[start..<end]` of a buffer whose bytes from `text` up to `end` may all
+    /// be read: when sixteen of them end at `end`, the key takes one 16-byte load (the log scanner's
+    /// bulk counter asks this for every line). Transparent: the optimiser's inliner declines calls in
+    /// a function as large as that counter, and the call spilled its registers.
+    @_transparent
+    public func rejects(_ text: UnsafeRawPointer, from start: Int, to end: Int) -> Bool {
+        let n = end &- start
+        guard n > 0, text.load(fromByteOffset: end &- 1, as: UInt8.self) != 0x2E else { return false }
+        let key = end >= 16 ? lastTwoLabelsKey(windowEndingAt: text + end, count: n) : lastTwoLabelsKey(text + start, n)
+        return bits[Int(key >> 6)] & (1 << (key & 63)) == 0
+    }
+}
+
+/// `lastTwoLabelsKey` of the `n` bytes before `end`, where the sixteen bytes before `end` may be read
+/// (bytes before the name's first are loaded and masked off): the window's dots found with one compare.
+@inlinable @inline(__always)
+public func lastTwoLabelsKey(windowEndingAt end: UnsafeRawPointer, count n: Int) -> UInt64 {
+    #if arch(x86_64)
+    let window = _mm_loadu_si128((end - 16).assumingMemoryBound(to: __m128i.self))
+    let first = n >= 16 ? 0 : 16 &- n  // the window's first byte of the name
+    var dots = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_cmpeq_epi8(window, _mm_set1_epi8(0x2E)))) & (0xFFFF << UInt32(first)) & 0xFFFF
+    // The bytes after the second dot from the right are kept (all the name's, without one).
+    var keepFrom = first
+    if dots != 0 {
+        dots &= ~(UInt32(1) << UInt32(31 &- dots.leadingZeroBitCount))
+        if dots != 0 { keepFrom = 32 &- dots.leadingZeroBitCount }
+    }
+    let folded = _mm_or_si128(window, _mm_set1_epi8(0x20))
+    let low = UInt64(bitPattern: _mm_cvtsi128_si64(folded))
+    let high = UInt64(bitPattern: _mm_cvtsi128_si64(_mm_unpackhi_epi64(folded, folded)))
+    let a = keepFrom >= 8 ? 0 : low & (~0 << UInt64(8 &* keepFrom))
+    let b = keepFrom <= 8 ? high : high & (~0 << UInt64(8 &* (keepFrom &- 8)))  // 0 when the dot is the last byte
+    let h = (a &* 0x9E37_79B9_7F4A_7C15 ^ b) &* 0xC2B2_AE3D_27D4_EB4F
+    return h >> 48
+    #else
+    return lastTwoLabelsKey(end - n, n)
+    #endif
 }
 
 /// A 16-bit hash of a name's last two labels with ASCII letters folded to lower case, from at most

@@ -318,6 +318,13 @@ final class SquidBulkSkipTests: XCTestCase {
         var lines = try String(contentsOfFile: TestPaths.fixture("squid-access.log"), encoding: .utf8)
             .split(separator: "\n").map { Array($0.utf8) }
         lines.append(Array("1 2 3 4 5 CONNECT a.b:443 7 8 9".utf8))
+        // Targets near the word-at-a-time shortcuts ("http://", "https://", a ":443" port) and past them.
+        for target in ["http://h.example/", "https://h.example/x", "HTTP://h.example/", "http:/h.example/", "httpx://h.example/",
+                       "https:/x", "http://", "https://", "http://a", "ftp://h.example/", "h.example:443", "h.example:4430",
+                       "h:443", ":443", "a:b:443", "[::1]:443", "h.example:44"] {
+            let method = target.contains("/") ? "GET" : "CONNECT"
+            lines.append(Array("1795606324.007   4596 10.218.17.57 TCP_MISS/200 878085 \(method) \(target) - HIER_DIRECT/203.0.113.160 -".utf8))
+        }
         lines.append(Array("1795606324.007   4596 10.218.17.57 TCP_MISS/200 878085 GET http://site934-cdn.org/path/1596?q=625 user1182 HIER_DIRECT/203.0.113.160 text/html".utf8))
         var rng = SystemRandomNumberGenerator()
         // Tab, CR, NUL and rarer controls (bytes below CR send a line to the line-by-line path too).

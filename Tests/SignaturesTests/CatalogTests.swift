@@ -164,6 +164,35 @@ final class MayMatchTests: XCTestCase {
         XCTAssertNotEqual(key("openai.com"), key("openai.co"))
         XCTAssertNotEqual(key("api.openai.com"), key("api.openai.org"))
     }
+
+    /// The key read through a 16-byte window ending at the name (the bulk log counter's), and the
+    /// prefilter asked that way, against the word-by-word key: every length to 40, dots anywhere (the
+    /// last byte and the window's first included), any case, and other bytes before the name.
+    func testWindowKeyIsTheWordByWordKey() {
+        var rng = SystemRandomNumberGenerator()
+        let letters = Array("ab.Z.q-0.".utf8)
+        let prefilter = HostPrefilter(names: ["api.openai.com", "claude.ai", "b.q", "ab"])
+        var rejected = 0, passed = 0
+        for round in 0..<20_000 {
+            let n = round % 41
+            let name = (0..<n).map { _ in letters.randomElement(using: &rng)! }
+            let before = (0..<Int.random(in: 0...20, using: &rng)).map { _ in letters.randomElement(using: &rng)! }
+            let text = before + name + (0..<Int.random(in: 0...3, using: &rng)).map { _ in UInt8(0x20) }
+            let end = before.count + n
+            let scalar = name.withUnsafeBytes { lastTwoLabelsKey($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, n) }
+            let expectedRejects = name.withUnsafeBytes { prefilter.rejects($0) }
+            text.withUnsafeBytes { raw in
+                if end >= 16 {
+                    XCTAssertEqual(lastTwoLabelsKey(windowEndingAt: raw.baseAddress! + end, count: n), scalar,
+                                   String(decoding: text, as: UTF8.self) + " / " + String(decoding: name, as: UTF8.self))
+                }
+                XCTAssertEqual(prefilter.rejects(raw.baseAddress!, from: before.count, to: end), expectedRejects)
+            }
+            if expectedRejects { rejected += 1 } else { passed += 1 }
+        }
+        XCTAssertGreaterThan(rejected, 1_000)
+        XCTAssertGreaterThan(passed, 1_000)
+    }
 }
 
 final class UpperCaseTestTests: XCTestCase {
