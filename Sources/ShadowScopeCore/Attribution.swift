@@ -16,10 +16,13 @@ public struct ServiceMatch: Sendable, Equatable {
         public let evidence: Evidence
         public let regionToken: String?
         public let regionCountry: String?
+        /// `serviceID.hashValue`, hashed once: summary rows are keyed by the service of every matched record.
+        public let serviceIDHash: Int
 
         init(serviceID: String, vendor: String, service: String, tier: String, category: String, tierInName: Bool,
-             evidence: Evidence, regionToken: String?, regionCountry: String?) {
+             evidence: Evidence, regionToken: String?, regionCountry: String?, serviceIDHash: Int? = nil) {
             self.serviceID = serviceID
+            self.serviceIDHash = serviceIDHash ?? serviceID.hashValue
             self.vendor = vendor
             self.service = service
             self.tier = tier
@@ -52,9 +55,12 @@ public struct ServiceMatch: Sendable, Equatable {
 
     /// This match for a host name that names `token` as its region (whose country is `country`).
     public func inRegion(_ token: String, country: String?) -> ServiceMatch {
-        ServiceMatch(serviceID: serviceID, vendor: vendor, service: service, tier: tier, category: category,
-                     tierInName: tierInName, evidence: evidence, regionToken: token, regionCountry: country)
+        ServiceMatch(facts: Facts(serviceID: serviceID, vendor: vendor, service: service, tier: tier, category: category,
+                                  tierInName: tierInName, evidence: evidence, regionToken: token, regionCountry: country,
+                                  serviceIDHash: facts.serviceIDHash))
     }
+
+    private init(facts: Facts) { self.facts = facts }
 
     public static func == (a: ServiceMatch, b: ServiceMatch) -> Bool {
         if a.facts === b.facts { return true }
