@@ -1,4 +1,7 @@
 import ShadowScopeCore
+#if arch(x86_64)
+import _Builtin_intrinsics.intel
+#endif
 
 /// Squid's native access.log (`logformat squid`):
 /// `time.ms elapsed client code/status bytes method URL user hierarchy/peer type`.
@@ -190,17 +193,23 @@ public struct SquidNative: StatelessLogFormat {
     }
 
     public func parse(_ line: UnsafeRawBufferPointer, source: SourceRef) -> LineResult {
-        // The ten fields on the stack: an array was an allocation per matched line.
+        // The ten fields on the stack: an array was an allocation per matched line. The result is
+        // stored from inside rather than returned through the generic closure, which copied its
+        // three hundred bytes four times more.
+        var result = LineResult.ignored
         withUnsafeTemporaryAllocation(of: UnsafeRawBufferPointer.self, capacity: Self.fieldCount) { fields in
             guard let count = Self.splitFields(line, into: fields) else {
-                return .skipped("more than \(Self.fieldCount) fields: not squid native format")
+                result = .skipped("more than \(Self.fieldCount) fields: not squid native format")
+                return
             }
-            if count == 0 { return .ignored }
+            if count == 0 { return }
             guard count == Self.fieldCount else {
-                return .skipped("expected \(Self.fieldCount) fields, found \(count)")
+                result = .skipped("expected \(Self.fieldCount) fields, found \(count)")
+                return
             }
-            return parse(fields: UnsafeBufferPointer(fields), source: source)
+            result = parse(fields: UnsafeBufferPointer(fields), source: source)
         }
+        return result
     }
 
     /// The eight bytes of `base[0..<count]` from `offset` as a little-endian word; a short last word is
@@ -223,6 +232,29 @@ public struct SquidNative: StatelessLogFormat {
         var count = 0
         var start = -1  // where the open field starts; -1 between fields
         var offset = 0
+        #if arch(x86_64)
+        // Sixteen bytes at a time while that many remain (SSE2), then words: a bit per byte that is a
+        // separator; a field starts or ends where a bit differs from the one before it.
+        let space = _mm_set1_epi8(0x20), tab = _mm_set1_epi8(0x09)
+        while n &- offset >= 16 {
+            let v = _mm_loadu_si128((base + offset).assumingMemoryBound(to: __m128i.self))
+            let separators = UInt32(truncatingIfNeeded: _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, tab))))
+            var changes = (separators ^ (separators << 1 | (start < 0 ? 1 : 0))) & 0xFFFF
+            while changes != 0 {
+                let at = offset &+ changes.trailingZeroBitCount
+                if start < 0 {
+                    start = at
+                } else {
+                    guard count < fields.count else { return nil }
+                    fields.initializeElement(at: count, to: UnsafeRawBufferPointer(start: base + start, count: at - start))
+                    count += 1
+                    start = -1
+                }
+                changes &= changes &- 1
+            }
+            offset &+= 16
+        }
+        #endif
         while offset < n {
             let word = Self.word(base, at: offset, count: n)
             let separators = zeroByteHighBits(word ^ 0x2020_2020_2020_2020) | zeroByteHighBits(word ^ 0x0909_0909_0909_0909)
@@ -303,10 +335,12 @@ func text(_ b: UnsafeRawBufferPointer) -> String { String(decoding: b, as: UTF8.
 
 func parseInt(_ b: UnsafeRawBufferPointer) -> Int64? {
     guard !b.isEmpty, b.count <= 18 else { return nil }
+    // At most 18 digits: below 10^18, so the arithmetic cannot overflow and needs no checks.
     var v: Int64 = 0
     for c in b {
-        guard c >= 0x30 && c <= 0x39 else { return nil }
-        v = v * 10 + Int64(c - 0x30)
+        let digit = c &- 0x30
+        guard digit < 10 else { return nil }
+        v = v &* 10 &+ Int64(digit)
     }
     return v
 }
