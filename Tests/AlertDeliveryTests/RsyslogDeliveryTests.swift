@@ -169,8 +169,17 @@ final class RsyslogDeliveryTests: XCTestCase {
         try rs.start()
         let second = sender.drain(spool, timeout: 30)
         XCTAssertEqual(second.pending, 0, second.lastError ?? "")
-        let received = rs.lines(of: rs.msgLog, atLeast: count, timeout: 30)
-        let ids = Set(received.compactMap(eventID))
+        // rsyslogd writes its file after it has taken the messages: wait for every record's id (up to
+        // the timeout), not for `count` lines, since the first run's lines are among them.
+        var received: [[UInt8]] = []
+        var ids = Set<String>()
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            received = rs.lines(of: rs.msgLog, atLeast: 0)
+            ids = Set(received.compactMap(eventID))
+            if ids.count == count { break }
+            Thread.sleep(forTimeInterval: 0.1)
+        } while Date() < deadline
         XCTAssertEqual(ids.count, count, "every record arrived at least once")
         print("measured: \(count) records of ~\(payloads[0].count) bytes; rsyslogd stopped after writing \(beforeRestart); first drain acknowledged \(first.delivered) in \(first.attempts) attempt(s) before the receiver stopped (\(first.lastError ?? "no error")); second drain \(second.delivered) in \(String(format: "%.2f", second.seconds)) s; \(received.count - count) duplicate(s)")
     }
