@@ -179,8 +179,8 @@ public struct SquidNative: StatelessLogFormat {
                       let host = Self.targetHost(base, methodStart: methodStart, urlStart: urlStart, userStart: userStart, readable: n)
                 else { return (lineStart, lines, false) }
                 // Most hosts are turned away by the prefilter, inline; the rest ask the caller.
-                if prefilter?.rejects(base, from: base.distance(to: host.baseAddress!), to: base.distance(to: host.baseAddress!) &+ host.count) != true
-                    && isRelevant(host) {
+                let hostStart = base.distance(to: host.baseAddress!)
+                if prefilter?.rejects(base, from: hostStart, to: hostStart &+ host.count) != true && isRelevant(host) {
                     return (lineStart, lines, true)
                 }
                 lines &+= 1

@@ -81,7 +81,7 @@ public struct AggregateKey: Hashable, Sendable, Comparable {
     }
 
     /// The row table's hash of a key whose fields' own hashes (`String.hashValue`, seeded once per
-    /// process) are these: mixed with two multiplies each instead of SipHash over all four strings
+    /// process) are these: mixed with a multiply each instead of SipHash over all four strings
     /// again, so a caller that knows the day's, service's and region's hashes hashes only the user.
     /// Equal keys have equal field hashes, so equal table hashes.
     @inline(__always)
