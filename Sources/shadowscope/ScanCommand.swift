@@ -273,9 +273,11 @@ struct Scan: ParsableCommand {
         var alerts: [Alert] = []
         for i in results.indices {
             let report = results[i].report, partial = results[i].aggregates
-            // Without --state nothing reads an input's own rows again: let them go, so the merged table
-            // (which starts as the first input's) is not shared, and not copied by the next merge.
-            if state == nil { results[i].aggregates = Aggregates() }
+            // Without --state nothing reads an input's own rows again. The merged table starts as the
+            // first input's: let that go, so it is not shared and not copied by the next merge. The
+            // others stay until the process ends (`exitWithoutTeardown`): freed here, one string at a
+            // time, they were serial work after the threads had finished.
+            if state == nil && i == 0 { results[i].aggregates = Aggregates() }
             alerts += results[i].alerts
             if let error = report.error { printError("\(report.file): \(error)") }
             if report.skipped > 0 {
