@@ -242,8 +242,8 @@ public final class ServiceMatchSummary: Sendable, Equatable {
 /// table holds 8 bytes a slot, grows without hashing a key again, and merging takes the other
 /// table's hashes as they are.
 public struct Aggregates: Sendable {
-    fileprivate private(set) var keys: [AggregateKey] = []
-    fileprivate private(set) var values: [AggregateValue] = []
+    fileprivate private(set) var keys = RowChunks<AggregateKey>()
+    fileprivate private(set) var values = RowChunks<AggregateValue>()
     /// `keys[i].tableHash`: the same in every table of this process (one seed), so never computed twice.
     private var hashes: [Int] = []
     /// A slot is empty (0) or holds the high 32 bits of its row's hash and the row's position + 1.
@@ -382,10 +382,6 @@ public struct Aggregates: Sendable {
                 while (keys.count + other.keys.count) * 2 > count { count *= 2 }
                 growSlots(to: count)
             }
-            // Reserved for every row of both (address space: pages not written are never touched),
-            // so the arrays are not copied again and again as they grow.
-            keys.reserveCapacity(keys.count + other.keys.count)
-            values.reserveCapacity(values.count + other.values.count)
             hashes.reserveCapacity(hashes.count + other.hashes.count)
             for j in other.keys.indices {
                 if let i = position(of: other.keys[j], hash: other.hashes[j]) {
@@ -505,7 +501,7 @@ private struct SortRun {
 
     init() {}
 
-    init(keys: [AggregateKey], positions range: Range<Int>, dayRank: [UTF8Bytes: UInt64], serviceRank: [UTF8Bytes: UInt64]) {
+    init(keys: RowChunks<AggregateKey>, positions range: Range<Int>, dayRank: [UTF8Bytes: UInt64], serviceRank: [UTF8Bytes: UInt64]) {
         positions = Array(range)
         starts.reserveCapacity(range.count + 1)
         prefixes.reserveCapacity(range.count)
@@ -586,8 +582,8 @@ public struct AggregateRows: RandomAccessCollection, Equatable, Sendable {
     }
     /// The row with this key, or nil.
     public subscript(key: AggregateKey) -> AggregateValue? { table.position(of: key).map { table.values[$0] } }
-    public var keys: [AggregateKey] { table.keys }
-    public var values: [AggregateValue] { table.values }
+    public var keys: some RandomAccessCollection<AggregateKey> { table.keys }
+    public var values: some RandomAccessCollection<AggregateValue> { table.values }
 
     /// The same rows, in any order.
     public static func == (a: AggregateRows, b: AggregateRows) -> Bool {
@@ -609,8 +605,8 @@ struct UTF8Bytes: Hashable {
 
 /// The rows of an `Aggregates` in key order, read from its table as they are visited.
 public struct SortedAggregateRows: RandomAccessCollection, Sendable {
-    let keys: [AggregateKey]
-    let values: [AggregateValue]
+    let keys: RowChunks<AggregateKey>
+    let values: RowChunks<AggregateValue>
     /// Row positions in key order.
     let order: [Int]
 

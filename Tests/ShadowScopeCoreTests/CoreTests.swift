@@ -290,6 +290,28 @@ final class AggregatesTests: XCTestCase {
     }
 }
 
+final class RowChunksTests: XCTestCase {
+    /// Elements appended across chunk boundaries (the first chunk growing as an array does, the next
+    /// made whole) read back in order, and a change through the subscript lands on that element only;
+    /// a copy taken before the change keeps the old value.
+    func testElementsAcrossChunksReadBackAndChangeInPlace() {
+        let n = 3 * RowChunks<Int>.chunkSize + 5
+        var chunks = RowChunks<Int>()
+        for i in 0..<n { chunks.append(i * 3) }
+        XCTAssertEqual(chunks.count, n)
+        XCTAssertEqual(Array(chunks), (0..<n).map { $0 * 3 })
+        let before = chunks
+        for i in [0, RowChunks<Int>.chunkSize - 1, RowChunks<Int>.chunkSize, 2 * RowChunks<Int>.chunkSize + 1, n - 1] {
+            chunks[i] += 1
+        }
+        XCTAssertEqual(chunks[RowChunks<Int>.chunkSize - 1], (RowChunks<Int>.chunkSize - 1) * 3 + 1)
+        XCTAssertEqual(chunks[RowChunks<Int>.chunkSize], RowChunks<Int>.chunkSize * 3 + 1)
+        XCTAssertEqual(chunks[RowChunks<Int>.chunkSize + 1], (RowChunks<Int>.chunkSize + 1) * 3)
+        XCTAssertEqual(chunks.reduce(0, +), (0..<n).reduce(0) { $0 + $1 * 3 } + 5)
+        XCTAssertEqual(Array(before), (0..<n).map { $0 * 3 })
+    }
+}
+
 final class LookupsTests: XCTestCase {
     func testDNSQueriesCountAsLookupsNotConnectionsOrBytes() {
         let match = ServiceMatch(serviceID: "anthropic-claude", vendor: "Anthropic", service: "Claude", tier: "consumer",
