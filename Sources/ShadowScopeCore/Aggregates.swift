@@ -540,34 +540,33 @@ private struct SortRun {
     }
 
     /// The row positions of all runs in key order: each run's next entry compared with the others'.
-    /// Keys are distinct, so no two entries are equal. The runs' bytes are joined first, so one
-    /// buffer serves every comparison.
+    /// Keys are distinct, so no two entries are equal. Each run's entries are compared in its own
+    /// buffers: joining them first copied every key's bytes into fresh memory, most of a serial
+    /// tenth of a second for 300k rows.
     static func merged(_ runs: [SortRun]) -> [Int] {
         if runs.count == 1 { return runs[0].prefixes.map { runs[0].positions[$0.3] } }
-        var flat: [UInt8] = [], starts: [Int] = [0], positions: [Int] = []
-        var heads: [ArraySlice<(UInt64, UInt64, UInt64, Int)>] = []
-        for run in runs {
-            let byteBase = flat.count, entryBase = positions.count
-            flat += run.flat
-            starts += run.starts.dropFirst().map { $0 + byteBase }
-            positions += run.positions
-            heads.append(run.prefixes.map { ($0.0, $0.1, $0.2, $0.3 + entryBase) }[...])
-        }
-        var order: [Int] = []
-        order.reserveCapacity(positions.count)
-        flat.withUnsafeBufferPointer { f in
-            starts.withUnsafeBufferPointer { s in
-                while true {
-                    var best = -1
-                    for r in heads.indices where !heads[r].isEmpty {
-                        if best < 0 || less(heads[r].first!, f, s, heads[best].first!, f, s) { best = r }
-                    }
-                    guard best >= 0 else { return }
-                    order.append(positions[heads[best].removeFirst().3])
+        // Each run's buffers opened in turn, then the merge runs inside all of them.
+        func visit(_ k: Int, _ buffers: [(UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>)]) -> [Int] {
+            if k < runs.count {
+                return runs[k].flat.withUnsafeBufferPointer { f in
+                    runs[k].starts.withUnsafeBufferPointer { s in visit(k + 1, buffers + [(f, s)]) }
                 }
             }
+            var order: [Int] = []
+            order.reserveCapacity(runs.reduce(0) { $0 + $1.positions.count })
+            var next = [Int](repeating: 0, count: runs.count)
+            while true {
+                var best = -1
+                for r in runs.indices where next[r] < runs[r].prefixes.count {
+                    if best < 0 || less(runs[r].prefixes[next[r]], buffers[r].0, buffers[r].1,
+                                        runs[best].prefixes[next[best]], buffers[best].0, buffers[best].1) { best = r }
+                }
+                guard best >= 0 else { return order }
+                order.append(runs[best].positions[runs[best].prefixes[next[best]].3])
+                next[best] += 1
+            }
         }
-        return order
+        return visit(0, [])
     }
 }
 
