@@ -59,6 +59,13 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
 /// `threads` above 1 formats the rows on that many threads (`scan --jobs`); the bytes are the same.
 public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext, threads: Int = 1,
                              to sink: ([UInt8]) -> Void) {
+    writeSummaryJSON(inputs: inputs, tables: [aggregates], context: context, threads: threads, to: sink)
+}
+
+/// The summary of several tables' rows as if merged into one (`Aggregates.sorted(_:threads:)`):
+/// the same bytes as merging them first, without the merged table.
+public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], context: SummaryContext, threads: Int = 1,
+                             to sink: ([UInt8]) -> Void) {
     var w = JSONWriter(pretty: true)
     w.reserveCapacity(flushBytes + 8_192)
     w.beginObject()
@@ -108,11 +115,10 @@ public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, cont
     w.endArray()
     // Connections per UTC hour of day, 0...23 (the report's chart); merged by adding.
     w.beginArray("by_hour")
-    for n in aggregates.hours { w.value(n) }
+    for h in 0..<24 { w.value(tables.reduce(0) { $0 + $1.hours[h] }) }
     w.endArray()
     w.beginArray("aggregates")
-    aggregates.sortRows(threads: threads)
-    let rows = aggregates.sorted
+    let rows = Aggregates.sorted(tables, threads: threads)
     let row = w.fieldOpenings(rowKeys)
     if threads <= 1 {
         var facts = ServiceFactsBytes()

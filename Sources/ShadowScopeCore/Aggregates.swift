@@ -428,31 +428,56 @@ public struct Aggregates: Sendable {
     /// Rows in a stable order (day, service, user, region) so output is reproducible: a view that
     /// reads each row from the table when it is visited, so no sorted copy of every row is made.
     public var sorted: SortedAggregateRows {
-        SortedAggregateRows(keys: keys, values: values, order: sortedRows.get { sortOrder(threads: 1) })
+        SortedAggregateRows(tables: [self], order: SortedOrder(entries: sortedRows.get { Self.sortOrder(of: [self], threads: 1).entries }))
     }
 
     /// Sorts the rows on up to `threads` threads now, for `sorted` (`scan --jobs`): each sorts a share
     /// of at least `rowsPerThread` rows, and the sorted shares are merged. The order is the same as on
     /// one thread.
     public func sortRows(threads: Int, rowsPerThread: Int = 8_192) {
-        _ = sortedRows.get { sortOrder(threads: threads, rowsPerThread: rowsPerThread) }
+        _ = sortedRows.get { Self.sortOrder(of: [self], threads: threads, rowsPerThread: rowsPerThread).entries }
     }
 
-    /// Row positions in key order. Sorting (key, value) pairs by `<` retained and compared four
+    /// The rows of several tables in key order, as `sorted` gives them once the tables are merged in
+    /// this order, without making the merged table: rows with the same key are merged as they are
+    /// read. Merging two large tables (a capture's two halves with `--jobs 2`) was serial work after
+    /// the threads had finished; sorting each table's rows is shared out like one table's.
+    /// More than `maximumSortedTogether` tables are merged into one first: the serial merge of the
+    /// sorted shares compares each share's next key for every row.
+    public static func sorted(_ tables: [Aggregates], threads: Int, rowsPerThread: Int = 8_192) -> SortedAggregateRows {
+        if tables.count == 1 || tables.count > maximumSortedTogether {
+            var one = tables.first ?? Aggregates()
+            for table in tables.dropFirst() { one.merge(table) }
+            one.sortRows(threads: threads, rowsPerThread: rowsPerThread)
+            return one.sorted
+        }
+        return SortedAggregateRows(tables: tables, order: sortOrder(of: tables, threads: threads, rowsPerThread: rowsPerThread))
+    }
+
+    public static let maximumSortedTogether = 8
+
+    /// The rows of `tables` in key order. Sorting (key, value) pairs by `<` retained and compared four
     /// Strings per step: a fifth of a 150k-row capture scan. Each key is written once as bytes in key
     /// order, and positions sort by memcmp of those. Before the memcmp, a 24-byte prefix settles
-    /// nearly every comparison: the day's and service's ranks among the table's few days and services
+    /// nearly every comparison: the day's and service's ranks among the tables' few days and services
     /// (in the bytes every row starts with the same day and often the same service), then the first
-    /// 16 bytes of the user and region part.
-    private func sortOrder(threads: Int, rowsPerThread: Int = 8_192) -> [Int] {
-        let n = keys.count
-        guard n > 1 else { return Array(0..<n) }
-        let shares = max(1, min(threads, n / max(1, rowsPerThread), 16))
-        let ranges = (0..<shares).map { k in (n * k / shares)..<(n * (k + 1) / shares) }
+    /// 16 bytes of the user and region part. Each table is cut into shares of at least
+    /// `rowsPerThread` rows, the threads shared out by the tables' sizes (at most 16 shares a table),
+    /// sorted on the threads, then merged: fewer shares, fewer comparisons in the serial merge.
+    private static func sortOrder(of tables: [Aggregates], threads: Int, rowsPerThread: Int = 8_192) -> SortedOrder {
+        let total = tables.reduce(0) { $0 + $1.keys.count }
+        var shares: [(table: Int, rows: Range<Int>)] = []
+        for (t, table) in tables.enumerated() where !table.keys.isEmpty {
+            let n = table.keys.count
+            let count = max(1, min((threads * n + total / 2) / total, n / max(1, rowsPerThread), 16))
+            shares += (0..<count).map { k in (t, (n * k / count)..<(n * (k + 1) / count)) }
+        }
+        if shares.isEmpty { return SortedOrder(entries: []) }
         // The distinct days and services, each share's found apart, then ranked in byte order.
-        var distinct = [(days: Set<UTF8Bytes>, services: Set<UTF8Bytes>)](repeating: ([], []), count: shares)
-        eachShare(&distinct) { k, found in
-            for i in ranges[k] {
+        var distinct = [(days: Set<UTF8Bytes>, services: Set<UTF8Bytes>)](repeating: ([], []), count: shares.count)
+        eachShare(&distinct, threads: threads) { k, found in
+            let keys = tables[shares[k].table].keys
+            for i in shares[k].rows {
                 found.days.insert(UTF8Bytes(keys[i].day))
                 found.services.insert(UTF8Bytes(keys[i].serviceID))
             }
@@ -462,21 +487,28 @@ public struct Aggregates: Sendable {
             return Dictionary(uniqueKeysWithValues: sorted.enumerated().map { ($1, UInt64($0)) })
         }
         let dayRank = ranks(distinct.map(\.days)), serviceRank = ranks(distinct.map(\.services))
-        var runs = [SortRun](repeating: SortRun(), count: shares)
-        eachShare(&runs) { k, run in
-            run = SortRun(keys: keys, positions: ranges[k], dayRank: dayRank, serviceRank: serviceRank)
+        var runs = [SortRun](repeating: SortRun(), count: shares.count)
+        eachShare(&runs, threads: threads) { k, run in
+            run = SortRun(table: shares[k].table, keys: tables[shares[k].table].keys, positions: shares[k].rows,
+                          dayRank: dayRank, serviceRank: serviceRank)
         }
         return SortRun.merged(runs)
     }
 
-    /// Runs `body` for every element of `items` (its index and the element), on a thread each.
-    private func eachShare<T>(_ items: inout [T], _ body: (Int, inout T) -> Void) {
-        if items.count == 1 { return body(0, &items[0]) }
+    /// Runs `body` for every element of `items` (its index and the element), on up to `threads` threads.
+    private static func eachShare<T>(_ items: inout [T], threads: Int, _ body: (Int, inout T) -> Void) {
+        let workers = min(threads, items.count)
+        if workers <= 1 {
+            for k in items.indices { body(k, &items[k]) }
+            return
+        }
         items.withUnsafeMutableBufferPointer { buffer in
             let shared = UnsafeSendable(buffer)
             withoutActuallyEscaping(body) { body in
                 let call = UnsafeSendable(body)
-                DispatchQueue.concurrentPerform(iterations: shared.value.count) { k in call.value(k, &shared.value[k]) }
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for k in stride(from: w, to: shared.value.count, by: workers) { call.value(k, &shared.value[k]) }
+                }
             }
         }
     }
@@ -493,6 +525,8 @@ private struct UnsafeSendable<T>: @unchecked Sendable {
 /// `starts[j]` to `starts[j + 1]`), and its sort prefix (day and service ranks, then 16 bytes of the
 /// user and region part), in key order.
 private struct SortRun {
+    /// The table whose rows these are.
+    var table = 0
     var flat: [UInt8] = []
     var starts: [Int] = [0]
     /// (ranks, user/region bytes 0..<8, 8..<16, j): j is the key's place in `flat` and `positions`.
@@ -501,7 +535,9 @@ private struct SortRun {
 
     init() {}
 
-    init(keys: RowChunks<AggregateKey>, positions range: Range<Int>, dayRank: [UTF8Bytes: UInt64], serviceRank: [UTF8Bytes: UInt64]) {
+    init(table: Int, keys: RowChunks<AggregateKey>, positions range: Range<Int>, dayRank: [UTF8Bytes: UInt64],
+         serviceRank: [UTF8Bytes: UInt64]) {
+        self.table = table
         positions = Array(range)
         starts.reserveCapacity(range.count + 1)
         prefixes.reserveCapacity(range.count)
@@ -539,35 +575,76 @@ private struct SortRun {
         return c != 0 ? c < 0 : an < bn
     }
 
-    /// The row positions of all runs in key order: each run's next entry compared with the others'.
-    /// Keys are distinct, so no two entries are equal. Each run's entries are compared in its own
-    /// buffers: joining them first copied every key's bytes into fresh memory, most of a serial
-    /// tenth of a second for 300k rows.
-    static func merged(_ runs: [SortRun]) -> [Int] {
-        if runs.count == 1 { return runs[0].prefixes.map { runs[0].positions[$0.3] } }
+    /// `less`, three ways: negative, zero (the same key) or positive.
+    static func compare(_ x: (UInt64, UInt64, UInt64, Int), _ xf: UnsafeBufferPointer<UInt8>, _ xs: UnsafeBufferPointer<Int>,
+                        _ y: (UInt64, UInt64, UInt64, Int), _ yf: UnsafeBufferPointer<UInt8>, _ ys: UnsafeBufferPointer<Int>) -> Int {
+        if x.0 != y.0 { return x.0 < y.0 ? -1 : 1 }
+        if x.1 != y.1 { return x.1 < y.1 ? -1 : 1 }
+        if x.2 != y.2 { return x.2 < y.2 ? -1 : 1 }
+        let a = xs[x.3], an = xs[x.3 + 1] - a, b = ys[y.3], bn = ys[y.3 + 1] - b
+        let c = Int(memcmp(xf.baseAddress! + a, yf.baseAddress! + b, min(an, bn)))
+        return c != 0 ? c : an - bn
+    }
+
+    /// The rows of all runs in key order: each run's next entry compared with the others'. Runs of
+    /// one table never hold equal keys; equal keys of several tables are one row, its entries in the
+    /// runs' order (the tables' order). Each run's entries are compared in its own buffers: joining
+    /// them first copied every key's bytes into fresh memory, most of a serial tenth of a second
+    /// for 300k rows.
+    static func merged(_ runs: [SortRun]) -> SortedOrder {
+        if runs.count == 1 { return SortedOrder(entries: runs[0].prefixes.map { SortedOrder.entry(runs[0].table, runs[0].positions[$0.3]) }) }
         // Each run's buffers opened in turn, then the merge runs inside all of them.
-        func visit(_ k: Int, _ buffers: [(UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>)]) -> [Int] {
+        func visit(_ k: Int, _ buffers: [(UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<Int>)]) -> SortedOrder {
             if k < runs.count {
                 return runs[k].flat.withUnsafeBufferPointer { f in
                     runs[k].starts.withUnsafeBufferPointer { s in visit(k + 1, buffers + [(f, s)]) }
                 }
             }
-            var order: [Int] = []
-            order.reserveCapacity(runs.reduce(0) { $0 + $1.positions.count })
+            var order = SortedOrder(entries: [])
+            order.entries.reserveCapacity(runs.reduce(0) { $0 + $1.positions.count })
+            var rowStarts: [Int] = []
             var next = [Int](repeating: 0, count: runs.count)
+            var smallest: [Int] = []  // the runs whose next key is the smallest
             while true {
-                var best = -1
+                smallest.removeAll(keepingCapacity: true)
                 for r in runs.indices where next[r] < runs[r].prefixes.count {
-                    if best < 0 || less(runs[r].prefixes[next[r]], buffers[r].0, buffers[r].1,
-                                        runs[best].prefixes[next[best]], buffers[best].0, buffers[best].1) { best = r }
+                    guard let first = smallest.first else {
+                        smallest.append(r)
+                        continue
+                    }
+                    let c = compare(runs[r].prefixes[next[r]], buffers[r].0, buffers[r].1,
+                                    runs[first].prefixes[next[first]], buffers[first].0, buffers[first].1)
+                    if c < 0 {
+                        smallest.removeAll(keepingCapacity: true)
+                        smallest.append(r)
+                    } else if c == 0 {
+                        smallest.append(r)
+                    }
                 }
-                guard best >= 0 else { return order }
-                order.append(runs[best].positions[runs[best].prefixes[next[best]].3])
-                next[best] += 1
+                if smallest.isEmpty { break }
+                rowStarts.append(order.entries.count)
+                for r in smallest {
+                    order.entries.append(SortedOrder.entry(runs[r].table, runs[r].positions[runs[r].prefixes[next[r]].3]))
+                    next[r] += 1
+                }
             }
+            if rowStarts.count < order.entries.count {
+                rowStarts.append(order.entries.count)
+                order.rowStarts = rowStarts
+            }
+            return order
         }
         return visit(0, [])
     }
+}
+
+/// Rows in key order, as entries `table << 32 | position`; `rowStarts`, when entries of several
+/// tables share a key, says where each row's entries start (one more at the end).
+struct SortedOrder: Sendable {
+    var entries: [Int]
+    var rowStarts: [Int]? = nil
+
+    static func entry(_ table: Int, _ position: Int) -> Int { table << 32 | position }
 }
 
 /// The rows of an `Aggregates` in the order they were first counted, and by key.
@@ -602,18 +679,31 @@ struct UTF8Bytes: Hashable {
     }
 }
 
-/// The rows of an `Aggregates` in key order, read from its table as they are visited.
+/// The rows of one or more `Aggregates` in key order, read from their tables as they are visited;
+/// rows with the same key in several tables are merged, in the tables' order, when read.
 public struct SortedAggregateRows: RandomAccessCollection, Sendable {
-    let keys: RowChunks<AggregateKey>
-    let values: RowChunks<AggregateValue>
-    /// Row positions in key order.
-    let order: [Int]
+    let keys: [RowChunks<AggregateKey>]
+    let values: [RowChunks<AggregateValue>]
+    let order: SortedOrder
+
+    init(tables: [Aggregates], order: SortedOrder) {
+        keys = tables.map(\.keys)
+        values = tables.map(\.values)
+        self.order = order
+    }
 
     public var startIndex: Int { 0 }
-    public var endIndex: Int { order.count }
+    public var endIndex: Int { order.rowStarts.map { $0.count - 1 } ?? order.entries.count }
     public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) {
-        let i = order[position]
-        return (keys[i], values[i])
+        guard let starts = order.rowStarts else { return row(order.entries[position]) }
+        var (key, value) = row(order.entries[starts[position]])
+        for k in (starts[position] + 1)..<starts[position + 1] { value.merge(row(order.entries[k]).value) }
+        return (key, value)
+    }
+
+    private func row(_ entry: Int) -> (key: AggregateKey, value: AggregateValue) {
+        let t = entry >> 32, i = entry & 0xFFFF_FFFF
+        return (keys[t][i], values[t][i])
     }
 }
 

@@ -268,22 +268,27 @@ struct Scan: ParsableCommand {
         let files = expandInputs(inputs)
         let scanner = InputScanner(format: format, custom: custom, setup: setup, localZone: timezone.flatMap(LocalTimeZone.init(identifier:)))
         var results = scanAll(files, with: scanner, observationsTo: observationOut)
+        let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        // Only the summary wanted: it is written from the inputs' tables as they are, merged row by
+        // row as it is written (on the threads), not first into one table on this one.
+        let summaryOnly = alertOut == nil && reportOut == nil && delivery == nil && state == nil && !table
         var reports: [InputReport] = []
         var aggregates = Aggregates()
         var alerts: [Alert] = []
         for i in results.indices {
             let report = results[i].report, partial = results[i].aggregates
-            // Without --state nothing reads an input's own rows again. The merged table starts as the
-            // first input's: let that go, so it is not shared and not copied by the next merge. The
-            // others stay until the process ends (`exitWithoutTeardown`): freed here, one string at a
-            // time, they were serial work after the threads had finished.
-            if state == nil && i == 0 { results[i].aggregates = Aggregates() }
             alerts += results[i].alerts
             if let error = report.error { printError("\(report.file): \(error)") }
             if report.skipped > 0 {
                 printError("\(report.file): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")")
             }
             reports.append(report)
+            if summaryOnly { continue }
+            // Without --state nothing reads an input's own rows again. The merged table starts as the
+            // first input's: let that go, so it is not shared and not copied by the next merge. The
+            // others stay until the process ends (`exitWithoutTeardown`): freed here, one string at a
+            // time, they were serial work after the threads had finished.
+            if state == nil && i == 0 { results[i].aggregates = Aggregates() }
             aggregates.merge(partial)  // a monoid: the order of merging does not change the result
         }
         let hours = setup.policy.hours
@@ -311,8 +316,8 @@ struct Scan: ParsableCommand {
         context.localTimes = timezone.map { "\($0) (--timezone)" } ?? SummaryContext.localTimesAsUTC
         if let summaryOut {
             // Rows formatted on the scan's threads (`--jobs`); the bytes do not depend on how many.
-            let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
-            writeSummaryJSON(inputs: reports, aggregates: aggregates, context: context, threads: threads) { summaryOut.write($0) }
+            let tables = summaryOnly ? results.map(\.aggregates) : [aggregates]
+            writeSummaryJSON(inputs: reports, tables: tables, context: context, threads: threads) { summaryOut.write($0) }
         }
         summaryOut?.close()
         if table { print(summaryTable(aggregates, geoAttribution: setup.geoInfo?.attribution), terminator: "") }
