@@ -32,7 +32,9 @@ let package = Package(
         .systemLibrary(name: "CBzip2", providers: [.apt(["libbz2-dev"])]),
         .systemLibrary(name: "CLZMA", pkgConfig: "liblzma", providers: [.apt(["liblzma-dev"])]),
 
-        .target(name: "ShadowScopeCore"),
+        // A prefetch hint (one static inline function): rows read in key order are scattered in memory.
+        .systemLibrary(name: "CPrefetch"),
+        .target(name: "ShadowScopeCore", dependencies: ["CPrefetch"]),
         .target(name: "Signatures", dependencies: ["ShadowScopeCore", .product(name: "Yams", package: "Yams")]),
         .target(name: "PacketDecoding", dependencies: [
             "ShadowScopeCore", "CPcap",

@@ -123,6 +123,7 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
     if threads <= 1 {
         var facts = ServiceFactsBytes()
         for i in rows.indices {
+            rows.prefetch(i + prefetchDistance)
             writeRow(rows[i], row, &w, &facts)
             if w.byteCount >= flushBytes { w.drain(into: sink) }
         }
@@ -144,7 +145,12 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
                     DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
                         let share = (end - from + slots.buffer.count - 1) / slots.buffer.count
                         let first = from + p * share, last = min(end, first + share)
-                        if first < last { for i in first..<last { writeRow(rows[i], row, &slots.buffer[p], &factSlots.buffer[p]) } }
+                        if first < last {
+                            for i in first..<last {
+                                rows.prefetch(i + prefetchDistance)
+                                writeRow(rows[i], row, &slots.buffer[p], &factSlots.buffer[p])
+                            }
+                        }
                     }
                 }
             }
@@ -159,6 +165,9 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
 }
 
 private let flushBytes = 1 << 20
+
+/// Rows asked for ahead of the one being written (`SortedAggregateRows.prefetch`).
+private let prefetchDistance = 4
 
 /// Rows formatted per block when the summary is written on several threads (a block's text is held
 /// whole: about 1 KB a row).

@@ -701,6 +701,17 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
         return (key, value)
     }
 
+    /// Starts loading the row at `position` (its key and value; the first table's when it is in
+    /// several) into the cache, if there is one: rows in key order are scattered over the table, and
+    /// reading each only when it is written waited on memory for most of its time.
+    public func prefetch(_ position: Int) {
+        guard position < endIndex else { return }
+        let entry = order.rowStarts.map { order.entries[$0[position]] } ?? order.entries[position]
+        let t = entry >> 32, i = entry & 0xFFFF_FFFF
+        keys[t].prefetch(i)
+        values[t].prefetch(i)
+    }
+
     private func row(_ entry: Int) -> (key: AggregateKey, value: AggregateValue) {
         let t = entry >> 32, i = entry & 0xFFFF_FFFF
         return (keys[t][i], values[t][i])

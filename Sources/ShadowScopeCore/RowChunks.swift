@@ -1,3 +1,5 @@
+import CPrefetch
+
 /// A growing array kept in fixed-size chunks, for the aggregate table's keys and values. A flat
 /// array that doubles copies every row into fresh memory each time it grows, and merging one
 /// table into another first copied all of its rows to make room: on this project's VMs most of
@@ -21,6 +23,15 @@ struct RowChunks<Element>: RandomAccessCollection {
     subscript(i: Int) -> Element {
         @inline(__always) _read { yield chunks[i >> Self.shift][i & (Self.chunkSize - 1)] }
         @inline(__always) _modify { yield &chunks[i >> Self.shift][i & (Self.chunkSize - 1)] }
+    }
+
+    /// Asks the processor to start loading element `i` (every cache line of it).
+    @inline(__always)
+    func prefetch(_ i: Int) {
+        chunks[i >> Self.shift].withUnsafeBufferPointer { chunk in
+            let element = UnsafeRawPointer(chunk.baseAddress! + (i & (Self.chunkSize - 1)))
+            for offset in stride(from: 0, to: MemoryLayout<Element>.size, by: 64) { shadowscope_prefetch(element + offset) }
+        }
     }
 
     @inline(__always)
