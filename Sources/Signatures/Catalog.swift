@@ -80,8 +80,9 @@ public struct HostPattern: Sendable {
 
     public var kind: Kind {
         if pattern.hasPrefix("*.") { return .suffix(String(pattern.dropFirst(2))) }
+        guard HostPatternSyntax.placeholders(in: pattern) > 0 else { return .exact(pattern) }
         let labels = pattern.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
-        guard let i = labels.firstIndex(where: { $0.contains(Self.regionPlaceholder) }) else { return .exact(pattern) }
+        guard let i = labels.firstIndex(where: { HostPatternSyntax.placeholders(in: $0) > 0 }) else { return .exact(pattern) }
         let parts = labels[i].components(separatedBy: Self.regionPlaceholder)
         return .region(left: Array(labels[..<i]), before: parts.first ?? "", after: parts.last ?? "",
                        fixed: labels[(i + 1)...].joined(separator: "."))

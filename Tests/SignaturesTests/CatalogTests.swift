@@ -395,3 +395,26 @@ final class RegionPatternTests: XCTestCase {
         }
     }
 }
+
+final class HostPatternSyntaxTests: XCTestCase {
+    /// `{region}` is counted on the bytes (no Foundation search): every occurrence, none inside a
+    /// near miss, and the rules that depend on the count.
+    func testRegionPlaceholdersAreCountedAndTheirRulesHold() {
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: ""), 0)
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: "{region}"), 1)
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: "{region}{region}"), 2)
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: "x{region}y.{region}.example.com"), 2)
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: "{regio}.{{region.region}"), 0)
+        XCTAssertEqual(HostPatternSyntax.placeholders(in: "{{region}}"), 1)
+        XCTAssertEqual(HostPatternSyntax.problem("{region}.{region}.example.com"), "{region} may appear only once")
+        XCTAssertEqual(HostPatternSyntax.problem("*.{region}.example.com"), "a pattern is either '*.' or {region}, not both")
+        XCTAssertEqual(HostPatternSyntax.problem("{region}.example"), "a region pattern needs at least two fixed labels right of the {region} label")
+        XCTAssertNil(HostPatternSyntax.problem("ai-{region}.api.example.com"))
+        XCTAssertEqual(HostPatternSyntax.problem("{regio}.example.com"), "the only placeholder is {region}")
+        guard case .region(let left, let before, let after, let fixed) = HostPattern(
+            pattern: "a.ai-{region}-x.api.example.com", evidence: .strong, source: "",
+            location: CatalogLocation(file: "f", line: 1)).kind else { return XCTFail("not a region pattern") }
+        XCTAssertEqual(left, ["a"])
+        XCTAssertEqual([before, after, fixed], ["ai-", "-x", "api.example.com"])
+    }
+}
