@@ -7,7 +7,13 @@ public struct JSONWriter {
     /// `[UInt8]`'s generic `append(contentsOf:)` each of the seventy appends of a summary row cost
     /// 20-30 ns, a fifth of writing the summary.
     private var store = ByteStore(capacity: 512)
-    private var needsComma: [Bool] = [false]
+    /// Whether the object or array open at each depth has an item yet (so the next needs a comma):
+    /// bit d for depth d, the document itself at depth 0. Bits, not a `[Bool]`: every field asked,
+    /// and the array's uniqueness and bounds checks were a tenth of writing a summary row.
+    private var hasItems: UInt64 = 0
+    /// Objects and arrays open; at most `maximumDepth`, far more than any document here nests.
+    private var depth = 0
+    private static let maximumDepth = 63
     /// Indent nested values by two spaces per level (for files people read); NDJSON stays compact.
     public var pretty: Bool
 
@@ -36,7 +42,20 @@ public struct JSONWriter {
 
     public mutating func reset() {
         clearBytes()
-        needsComma = [false]
+        hasItems = 0
+        depth = 0
+    }
+
+    @inline(__always) private var innermostHasItems: Bool {
+        get { hasItems >> depth & 1 != 0 }
+        set { hasItems = newValue ? hasItems | 1 << depth : hasItems & ~(1 << depth) }
+    }
+
+    /// This writer's place (open containers and their items) taken from `w`'s.
+    @inline(__always) private mutating func takePlace(of w: JSONWriter, afterItems: Bool) {
+        hasItems = w.hasItems
+        depth = w.depth
+        innermostHasItems = afterItems
     }
 
     /// Forgets the bytes, keeping the buffer.
@@ -73,9 +92,9 @@ public struct JSONWriter {
     }
 
     private mutating func separator() {
-        if needsComma[needsComma.count - 1] { put(0x2C) }
-        needsComma[needsComma.count - 1] = true
-        if pretty && needsComma.count > 1 { newline(depth: needsComma.count - 1) }
+        if innermostHasItems { put(0x2C) }
+        innermostHasItems = true
+        if pretty && depth > 0 { newline(depth: depth) }
     }
 
     private mutating func newline(depth: Int) {
@@ -91,9 +110,18 @@ public struct JSONWriter {
     private nonisolated(unsafe) static let indents: UnsafeRawPointer = immortalBytes([0x0A] + [UInt8](repeating: 0x20, count: 2 * (indentLevels - 1)))
 
     private mutating func close(_ bracket: UInt8) {
-        let hadItems = needsComma.removeLast()
-        if pretty && hadItems { newline(depth: needsComma.count - 1) }
+        let hadItems = innermostHasItems
+        innermostHasItems = false
+        depth -= 1
+        if pretty && hadItems { newline(depth: depth) }
         put(bracket)
+    }
+
+    /// After the bracket that opens an object or array.
+    private mutating func opened() {
+        precondition(depth < Self.maximumDepth, "JSON nested more than \(Self.maximumDepth) levels")
+        depth += 1
+        innermostHasItems = false
     }
 
     private mutating func key(_ k: String) {
@@ -106,7 +134,7 @@ public struct JSONWriter {
     public mutating func beginObject(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
         put(0x7B)
-        needsComma.append(false)
+        opened()
     }
 
     public mutating func endObject() { close(0x7D) }
@@ -125,7 +153,8 @@ public struct JSONWriter {
     /// Openings for the fields `keys` of objects begun at the current depth (call before `beginObject`).
     public func fieldOpenings(_ keys: [String]) -> FieldOpenings {
         var probe = JSONWriter(pretty: pretty)
-        probe.needsComma = needsComma + [false]
+        probe.takePlace(of: self, afterItems: innermostHasItems)
+        probe.opened()
         var all: [UInt8] = []
         var ends = [0]
         for k in keys {
@@ -144,23 +173,21 @@ public struct JSONWriter {
     public mutating func open(_ fields: FieldOpenings, _ index: Int) {
         let start = fields.ends[index]
         put(fields.bytes + start, fields.ends[index + 1] - start)
-        needsComma[needsComma.count - 1] = true
+        innermostHasItems = true
     }
 
     /// An empty writer at this writer's place in the document, as if `afterItems` told whether items
     /// came before: parts of one array written apart (on other threads) and joined with `append`.
     public func continuation(afterItems: Bool) -> JSONWriter {
         var w = JSONWriter(pretty: pretty)
-        w.needsComma = needsComma
-        w.needsComma[w.needsComma.count - 1] = afterItems
+        w.takePlace(of: self, afterItems: afterItems)
         return w
     }
 
     /// Makes this writer, emptied but keeping its buffer, a continuation of `w` (see `continuation`).
     public mutating func `continue`(_ w: JSONWriter, afterItems: Bool) {
         clearBytes()
-        needsComma = w.needsComma
-        needsComma[needsComma.count - 1] = afterItems
+        takePlace(of: w, afterItems: afterItems)
     }
 
     /// Hands what this writer holds to `sink`, then the bytes of `part`, a continuation of this writer
@@ -169,13 +196,13 @@ public struct JSONWriter {
         if store.count > 0 { drain(into: sink) }
         if part.store.count > 0 { sink(part.bytes) }
         part.clearBytes()
-        if part.needsComma.last == true { needsComma[needsComma.count - 1] = true }
+        if part.innermostHasItems { innermostHasItems = true }
     }
 
     /// Takes the bytes of a continuation of this writer, written after everything here.
     public mutating func append(continuation part: JSONWriter) {
         put(UnsafeRawPointer(part.store.base), part.store.count)
-        if part.needsComma.last == true { needsComma[needsComma.count - 1] = true }
+        if part.innermostHasItems { innermostHasItems = true }
     }
 
     public mutating func rawValue(_ v: String?) { if let v { appendString(v) } else { appendNull() } }
@@ -201,7 +228,7 @@ public struct JSONWriter {
     /// `rawBytes` into rows at the same place: the same bytes `body` would write there.
     public func bytes(writing body: (inout JSONWriter) -> Void) -> [UInt8] {
         var w = JSONWriter(pretty: pretty)
-        w.needsComma = needsComma
+        w.takePlace(of: self, afterItems: innermostHasItems)
         body(&w)
         return w.bytes
     }
@@ -209,8 +236,24 @@ public struct JSONWriter {
     /// One string value per n: `prefix`, `separator`, then n's digits (evidence references `file:123`),
     /// without making those Strings; the prefix is escaped once for all of them.
     public mutating func values(_ prefix: String, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
+        var prefix = prefix
+        prefix.withUTF8 { utf8 in
+            if Self.needsEscape(UnsafeRawBufferPointer(utf8)) { return escapedValues(utf8, separator, numbers) }
+            for n in numbers {
+                self.separator()
+                put(0x22)
+                put(utf8)
+                put(separator)
+                appendInteger(Int64(n))
+                put(0x22)
+            }
+        }
+    }
+
+    /// `values` of a prefix with bytes to escape: escaped once, in a writer of its own.
+    private mutating func escapedValues(_ prefix: UnsafeBufferPointer<UInt8>, _ separator: UInt8, _ numbers: some Sequence<Int>) {
         var head = JSONWriter()
-        head.appendString(prefix)
+        head.appendString(String(decoding: prefix, as: UTF8.self))
         head.store.count -= 1  // the closing quote
         head.put(separator)
         let opening = UnsafeRawPointer(head.store.base), length = head.store.count
@@ -226,7 +269,7 @@ public struct JSONWriter {
     public mutating func beginArray(_ k: String? = nil) {
         if let k { key(k) } else { separator() }
         put(0x5B)
-        needsComma.append(false)
+        opened()
     }
 
     public mutating func endArray() { close(0x5D) }
