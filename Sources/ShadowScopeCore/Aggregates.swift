@@ -558,24 +558,14 @@ private struct SortRun {
         }
         flat.withUnsafeBufferPointer { f in
             starts.withUnsafeBufferPointer { s in
-                prefixes.sort { x, y in Self.less(x, f, s, y, f, s) }
+                prefixes.sort { x, y in Self.compare(x, f, s, y, f, s) < 0 }
             }
         }
     }
 
-    /// Key order of two sorted entries, each with its run's bytes and starts.
+    /// Key order of two sorted entries, each with its run's bytes and starts: negative, zero (the
+    /// same key) or positive.
     @inline(__always)
-    static func less(_ x: (UInt64, UInt64, UInt64, Int), _ xf: UnsafeBufferPointer<UInt8>, _ xs: UnsafeBufferPointer<Int>,
-                     _ y: (UInt64, UInt64, UInt64, Int), _ yf: UnsafeBufferPointer<UInt8>, _ ys: UnsafeBufferPointer<Int>) -> Bool {
-        if x.0 != y.0 { return x.0 < y.0 }
-        if x.1 != y.1 { return x.1 < y.1 }
-        if x.2 != y.2 { return x.2 < y.2 }
-        let a = xs[x.3], an = xs[x.3 + 1] - a, b = ys[y.3], bn = ys[y.3 + 1] - b
-        let c = memcmp(xf.baseAddress! + a, yf.baseAddress! + b, min(an, bn))
-        return c != 0 ? c < 0 : an < bn
-    }
-
-    /// `less`, three ways: negative, zero (the same key) or positive.
     static func compare(_ x: (UInt64, UInt64, UInt64, Int), _ xf: UnsafeBufferPointer<UInt8>, _ xs: UnsafeBufferPointer<Int>,
                         _ y: (UInt64, UInt64, UInt64, Int), _ yf: UnsafeBufferPointer<UInt8>, _ ys: UnsafeBufferPointer<Int>) -> Int {
         if x.0 != y.0 { return x.0 < y.0 ? -1 : 1 }
