@@ -119,18 +119,3 @@ public struct BindQueryLog: StatelessLogFormat {
         return nil
     }
 }
-
-/// Offset of the first occurrence of `needle` in `line` at or after `from`.
-func find(_ line: UnsafeRawBufferPointer, _ needle: [UInt8], from: Int = 0) -> Int? {
-    guard let first = needle.first, needle.count <= line.count else { return nil }
-    var i = max(from, 0)
-    while i + needle.count <= line.count {
-        if line[i] == first {
-            var k = 1
-            while k < needle.count && line[i + k] == needle[k] { k += 1 }
-            if k == needle.count { return i }
-        }
-        i += 1
-    }
-    return nil
-}

@@ -348,17 +348,16 @@ enum HostPatternSyntax {
     /// How many times `{region}` appears in `pattern`. Counted on the bytes: Foundation's substring
     /// search, once per host pattern, was a twelfth of loading the catalog.
     static func placeholders(in pattern: String) -> Int {
-        let needle = Array(HostPattern.regionPlaceholder.utf8), bytes = Array(pattern.utf8)
-        var count = 0, i = 0
-        while i + needle.count <= bytes.count {
-            if bytes[i] == needle[0] && bytes[i..<(i + needle.count)].elementsEqual(needle) {
+        var pattern = pattern
+        let needle = Array(HostPattern.regionPlaceholder.utf8)
+        return pattern.withUTF8 { utf8 in
+            var count = 0, from = 0
+            while let at = find(UnsafeRawBufferPointer(utf8), needle, from: from) {
                 count += 1
-                i += needle.count
-            } else {
-                i += 1
+                from = at + needle.count
             }
+            return count
         }
-        return count
     }
 
     static func problem(_ pattern: String) -> String? {
