@@ -238,32 +238,32 @@ public struct JSONWriter {
     public mutating func values(_ prefix: String, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
         var prefix = prefix
         prefix.withUTF8 { utf8 in
-            if Self.needsEscape(UnsafeRawBufferPointer(utf8)) { return escapedValues(utf8, separator, numbers) }
-            for n in numbers {
-                self.separator()
-                put(0x22)
-                put(utf8)
-                put(separator)
-                appendInteger(Int64(n))
-                put(0x22)
+            // The opening of each value (quote, prefix, separator): the prefix as it is when it needs
+            // no escape (nearly always: a file name), without a writer of its own to escape it.
+            if !Self.needsEscape(UnsafeRawBufferPointer(utf8)) {
+                return withUnsafeTemporaryAllocation(byteCount: utf8.count + 2, alignment: 1) { opening in
+                    opening[0] = 0x22
+                    UnsafeMutableRawBufferPointer(rebasing: opening[1...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
+                    opening[utf8.count + 1] = separator
+                    put(values: numbers, opening: UnsafeRawBufferPointer(opening))
+                }
             }
+            var head = JSONWriter()
+            head.appendString(String(decoding: utf8, as: UTF8.self))
+            head.store.count -= 1  // the closing quote
+            head.put(separator)
+            put(values: numbers, opening: UnsafeRawBufferPointer(start: head.store.base, count: head.store.count))
+            withExtendedLifetime(head) {}
         }
     }
 
-    /// `values` of a prefix with bytes to escape: escaped once, in a writer of its own.
-    private mutating func escapedValues(_ prefix: UnsafeBufferPointer<UInt8>, _ separator: UInt8, _ numbers: some Sequence<Int>) {
-        var head = JSONWriter()
-        head.appendString(String(decoding: prefix, as: UTF8.self))
-        head.store.count -= 1  // the closing quote
-        head.put(separator)
-        let opening = UnsafeRawPointer(head.store.base), length = head.store.count
+    private mutating func put(values numbers: some Sequence<Int>, opening: UnsafeRawBufferPointer) {
         for n in numbers {
-            self.separator()
-            put(opening, length)
+            separator()
+            put(opening.baseAddress!, opening.count)
             appendInteger(Int64(n))
             put(0x22)
         }
-        withExtendedLifetime(head) {}
     }
 
     public mutating func beginArray(_ k: String? = nil) {
