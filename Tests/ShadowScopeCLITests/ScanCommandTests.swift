@@ -364,7 +364,8 @@ final class QuickPathTests: XCTestCase {
 
 final class JobsTests: XCTestCase {
     /// Files scanned on several threads give the same summary and the same observations, in input
-    /// order, as one at a time.
+    /// order, as one at a time. Asked for the summary alone, the inputs' rows are merged as the summary
+    /// is written; asked for alerts too, they are merged into one table first: the same summary.
     func testResultDoesNotDependOnJobs() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("jobs-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -380,6 +381,12 @@ final class JobsTests: XCTestCase {
         XCTAssertEqual(o1.split(separator: "\n").count, 15 + 16 + 5 + 10 + 14 + 4)
         XCTAssertEqual(o1, try String(contentsOfFile: dir + "/o3.ndjson", encoding: .utf8))
         XCTAssertEqual(try String(contentsOfFile: dir + "/s1.json", encoding: .utf8), try String(contentsOfFile: dir + "/s3.json", encoding: .utf8))
+        let merged = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--jobs", "3",
+                                                       "--summary", "\(dir)/m.json", "--alerts", "\(dir)/a.ndjson"] + inputs)
+        XCTAssertEqual(merged.status, 0, merged.stderr)
+        let summary = try String(contentsOfFile: dir + "/s3.json", encoding: .utf8)
+        XCTAssertEqual(try String(contentsOfFile: dir + "/m.json", encoding: .utf8), summary)
+        XCTAssertGreaterThan(summary.components(separatedBy: "\"service_id\"").count - 1, 20, "rows of several inputs")
     }
 
     /// One large plain log cut at line boundaries into a part per thread (the hidden --split-bytes makes a
