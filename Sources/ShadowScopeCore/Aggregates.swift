@@ -454,6 +454,7 @@ public struct Aggregates: Sendable {
         return SortedAggregateRows(tables: tables, order: sortOrder(of: tables, threads: threads, rowsPerThread: rowsPerThread))
     }
 
+    /// The most tables `sorted(_:threads:)` sorts and merges as they are; more are merged into one first.
     public static let maximumSortedTogether = 8
 
     /// The rows of `tables` in key order. Sorting (key, value) pairs by `<` retained and compared four
