@@ -310,6 +310,49 @@ final class RowChunksTests: XCTestCase {
         XCTAssertEqual(chunks.reduce(0, +), (0..<n).reduce(0) { $0 + $1 * 3 } + 5)
         XCTAssertEqual(Array(before), (0..<n).map { $0 * 3 })
     }
+
+    /// Copies share chunks until one changes: appending to a copy (into a chunk both hold, full or
+    /// not) or changing an element in it leaves the other as it was. Every element made is destroyed
+    /// once, when the last value holding its chunk goes.
+    func testCopiesChangeApartAndEveryElementIsDestroyedOnce() {
+        let counter = DeinitCounter()
+        do {
+            var a = RowChunks<Tracked>()
+            for i in 0..<20 { a.append(Tracked(i, counter)) }  // the first chunk grown 16 -> 32
+            var b = a
+            b.append(Tracked(100, counter))
+            a.append(Tracked(200, counter))
+            b[3] = Tracked(300, counter)
+            XCTAssertEqual(a.map(\.value), Array(0..<20) + [200])
+            XCTAssertEqual(b.map(\.value), Array(0..<3) + [300] + Array(4..<20) + [100])
+            var c = a
+            for i in 0..<RowChunks<Tracked>.chunkSize { c.append(Tracked(1_000 + i, counter)) }  // full, then a new chunk
+            XCTAssertEqual(c.count, 21 + RowChunks<Tracked>.chunkSize)
+            XCTAssertEqual(a.count, 21)
+            XCTAssertEqual(c[20].value, 200)
+            XCTAssertEqual(c[21].value, 1_000)
+            XCTAssertEqual(c.address(21).pointee.value, 1_000)
+            XCTAssertEqual(a.address(20).pointee.value, 200)
+        }
+        XCTAssertEqual(counter.made, 23 + RowChunks<Tracked>.chunkSize)
+        XCTAssertEqual(counter.destroyed, counter.made)
+    }
+}
+
+private final class DeinitCounter {
+    var made = 0
+    var destroyed = 0
+}
+
+private final class Tracked {
+    let value: Int
+    let counter: DeinitCounter
+    init(_ value: Int, _ counter: DeinitCounter) {
+        self.value = value
+        self.counter = counter
+        counter.made += 1
+    }
+    deinit { counter.destroyed += 1 }
 }
 
 final class LookupsTests: XCTestCase {
