@@ -236,25 +236,31 @@ public struct JSONWriter {
     /// One string value per n: `prefix`, `separator`, then n's digits (evidence references `file:123`),
     /// without making those Strings; the prefix is escaped once for all of them.
     public mutating func values(_ prefix: String, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
-        var prefix = prefix
-        prefix.withUTF8 { utf8 in
-            // The opening of each value (quote, prefix, separator): the prefix as it is when it needs
-            // no escape (nearly always: a file name), without a writer of its own to escape it.
-            if !Self.needsEscape(UnsafeRawBufferPointer(utf8)) {
-                return withUnsafeTemporaryAllocation(byteCount: utf8.count + 2, alignment: 1) { opening in
-                    opening[0] = 0x22
-                    UnsafeMutableRawBufferPointer(rebasing: opening[1...]).copyMemory(from: UnsafeRawBufferPointer(utf8))
-                    opening[utf8.count + 1] = separator
-                    put(values: numbers, opening: UnsafeRawBufferPointer(opening))
-                }
-            }
-            var head = JSONWriter()
-            head.appendString(String(decoding: utf8, as: UTF8.self))
-            head.store.count -= 1  // the closing quote
-            head.put(separator)
-            put(values: numbers, opening: UnsafeRawBufferPointer(start: head.store.base, count: head.store.count))
-            withExtendedLifetime(head) {}
+        // The prefix's bytes where they are: a copy (for `withUTF8`) retained the string, which the
+        // rows of one input share and every thread writing them would retain.
+        if prefix.utf8.withContiguousStorageIfAvailable({ values(UnsafeRawBufferPointer($0), separatedBy: separator, numbers) }) == nil {
+            var prefix = prefix
+            prefix.withUTF8 { values(UnsafeRawBufferPointer($0), separatedBy: separator, numbers) }
         }
+    }
+
+    private mutating func values(_ utf8: UnsafeRawBufferPointer, separatedBy separator: UInt8, _ numbers: some Sequence<Int>) {
+        // The opening of each value (quote, prefix, separator): the prefix as it is when it needs
+        // no escape (nearly always: a file name), without a writer of its own to escape it.
+        if !Self.needsEscape(utf8) {
+            return withUnsafeTemporaryAllocation(byteCount: utf8.count + 2, alignment: 1) { opening in
+                opening[0] = 0x22
+                UnsafeMutableRawBufferPointer(rebasing: opening[1...]).copyMemory(from: utf8)
+                opening[utf8.count + 1] = separator
+                put(values: numbers, opening: UnsafeRawBufferPointer(opening))
+            }
+        }
+        var head = JSONWriter()
+        head.appendString(String(decoding: utf8, as: UTF8.self))
+        head.store.count -= 1  // the closing quote
+        head.put(separator)
+        put(values: numbers, opening: UnsafeRawBufferPointer(start: head.store.base, count: head.store.count))
+        withExtendedLifetime(head) {}
     }
 
     private mutating func put(values numbers: some Sequence<Int>, opening: UnsafeRawBufferPointer) {

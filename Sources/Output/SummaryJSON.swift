@@ -124,7 +124,7 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
         var facts = ServiceFactsBytes()
         for i in rows.indices {
             rows.prefetch(i + prefetchDistance)
-            writeRow(rows[i], row, &w, &facts)
+            rows.withRow(i) { key, values in writeRow(key, values, row, &w, &facts) }
             if w.byteCount >= flushBytes { w.drain(into: sink) }
         }
     } else {
@@ -148,7 +148,7 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
                         if first < last {
                             for i in first..<last {
                                 rows.prefetch(i + prefetchDistance)
-                                writeRow(rows[i], row, &slots.buffer[p], &factSlots.buffer[p])
+                                rows.withRow(i) { key, values in writeRow(key, values, row, &slots.buffer[p], &factSlots.buffer[p]) }
                             }
                         }
                     }
@@ -181,13 +181,13 @@ private struct ThreadSlots<T>: @unchecked Sendable {
 
 /// A service's fields of a row (vendor, service, tier, tier_visible_in_name, category) as written,
 /// by the object rows share for that service: made once per service and thread, then copied.
-/// They were five escape checks and copies in every row.
+/// They were five escape checks and copies in every row. Found by the object's identity, which
+/// reading retains nothing.
 private struct ServiceFactsBytes {
     private var last: (ObjectIdentifier, [UInt8])?
     private var known: [ObjectIdentifier: [UInt8]] = [:]
 
-    mutating func bytes(_ facts: ServiceMatchSummary, _ make: () -> [UInt8]) -> [UInt8] {
-        let id = ObjectIdentifier(facts)
+    mutating func bytes(_ id: ObjectIdentifier, _ make: () -> [UInt8]) -> [UInt8] {
         if let (lastID, bytes) = last, lastID == id { return bytes }
         let bytes = known[id] ?? make()
         known[id] = bytes
@@ -196,63 +196,80 @@ private struct ServiceFactsBytes {
     }
 }
 
-/// One aggregate row, its fields opened by `row`.
-private func writeRow(_ r: (key: AggregateKey, value: AggregateValue), _ row: JSONWriter.FieldOpenings, _ w: inout JSONWriter,
-                      _ facts: inout ServiceFactsBytes) {
-    let (k, v) = r
+/// One aggregate row, its fields opened by `row`: the merge of `values` (the row's values in one or
+/// more tables; service facts and country are the first's), read where they are
+/// (`SortedAggregateRows.withRow`): copying a row retained the strings and objects rows share, and
+/// with threads writing rows at once each retain was an atomic on a cache line every thread wrote.
+private func writeRow(_ key: UnsafePointer<AggregateKey>, _ values: UnsafeBufferPointer<UnsafePointer<AggregateValue>>,
+                      _ row: JSONWriter.FieldOpenings, _ w: inout JSONWriter, _ facts: inout ServiceFactsBytes) {
+    let first = values[0]
+    var f = first.pointee.figures
+    for v in values.dropFirst() { f.merge(v.pointee.figures) }
     w.beginObject()
-    w.open(row, 0); w.rawValue(k.day)
-    w.open(row, 1); w.rawValue(k.user)
-    w.open(row, 2); w.rawValue(k.serviceID)
-    w.open(row, 3); w.rawValue(k.region)
-    let serviceFields = facts.bytes(v.match) {
-        w.bytes { x in
-            x.open(row, 4); x.rawValue(v.match.vendor)
-            x.open(row, 5); x.rawValue(v.match.service)
-            x.open(row, 6); x.rawValue(v.match.tier)
-            x.open(row, 7); x.rawValue(v.match.tierInName)
-            x.open(row, 8); x.rawValue(v.match.category)
+    w.open(row, 0); w.rawValue(key.pointee.day)
+    w.open(row, 1); w.rawValue(key.pointee.user)
+    w.open(row, 2); w.rawValue(key.pointee.serviceID)
+    w.open(row, 3); w.rawValue(key.pointee.region)
+    let serviceFields = facts.bytes(ObjectIdentifier(first.pointee.match)) {
+        let match = first.pointee.match
+        return w.bytes { x in
+            x.open(row, 4); x.rawValue(match.vendor)
+            x.open(row, 5); x.rawValue(match.service)
+            x.open(row, 6); x.rawValue(match.tier)
+            x.open(row, 7); x.rawValue(match.tierInName)
+            x.open(row, 8); x.rawValue(match.category)
         }
     }
     w.rawBytes(serviceFields)
-    w.open(row, 9); w.rawValue(v.approved)
-    w.open(row, 10); w.rawValue(v.country)
-    w.open(row, 11); w.rawValue(Region(country: v.country, how: v.how).group.rawValue)
-    w.open(row, 12); w.rawValue(v.how.rawValue)
-    w.open(row, 13); w.rawValue(v.connections)
-    w.open(row, 14); w.rawValue(v.lookups)
+    w.open(row, 9); w.rawValue(f.approved)
+    w.open(row, 10); w.rawValue(first.pointee.country)
+    w.open(row, 11); w.rawValue(Region(country: first.pointee.country, how: f.how).group.rawValue)
+    w.open(row, 12); w.rawValue(f.how.rawValue)
+    w.open(row, 13); w.rawValue(f.connections)
+    w.open(row, 14); w.rawValue(f.lookups)
     // A sum is only written when at least one observation measured it; all unknown is null.
-    w.open(row, 15); w.rawValue(v.bytesUpUnknown == v.connections ? nil : v.bytesUp)
-    w.open(row, 16); w.rawValue(v.bytesUpUnknown)
-    w.open(row, 17); w.rawValue(v.bytesDownUnknown == v.connections ? nil : v.bytesDown)
-    w.open(row, 18); w.rawValue(v.bytesDownUnknown)
-    w.open(row, 19); w.rawValue(v.firstSeen)
-    w.open(row, 20); w.rawValue(v.lastSeen)
-    w.open(row, 21); w.rawValue(v.offHoursConnections)
-    w.open(row, 22); w.rawValue(v.weakOnly)
+    w.open(row, 15); w.rawValue(f.bytesUpUnknown == f.connections ? nil : f.bytesUp)
+    w.open(row, 16); w.rawValue(f.bytesUpUnknown)
+    w.open(row, 17); w.rawValue(f.bytesDownUnknown == f.connections ? nil : f.bytesDown)
+    w.open(row, 18); w.rawValue(f.bytesDownUnknown)
+    w.open(row, 19); w.rawValue(f.firstSeen)
+    w.open(row, 20); w.rawValue(f.lastSeen)
+    w.open(row, 21); w.rawValue(f.offHoursConnections)
+    w.open(row, 22); w.rawValue(f.weakOnly)
     w.beginArray("evidence")
-    switch v.evidenceList.entries {
+    if values.count == 1 {
+        writeEvidence(first.pointee.evidenceList, &w)
+    } else if !AggregateValue.evidenceByFile(values, { j, n in writeEvidence(values[j].pointee.evidenceList, first: n, &w) }) {
+        var merged = first.pointee.evidenceList
+        for v in values.dropFirst() { merged.merge(v.pointee.evidenceList) }
+        writeEvidence(merged, &w)
+    }
+    w.endArray()
+    w.endObject()
+}
+
+/// The references of `list` (its first `first`, when given) into the open evidence array.
+private func writeEvidence(_ list: EvidenceList, first: Int = .max, _ w: inout JSONWriter) {
+    switch list.entries {
     case .positions(let file, let numbers):
-        w.values(file, separatedBy: 0x3A, numbers)
+        w.values(file, separatedBy: 0x3A, numbers.prefix(first))
     case .references(let references):
         // Runs of references into one file (the list is ordered by file): the file escaped once per run.
         var k = 0
-        while k < references.count {
+        while k < min(references.count, first) {
             guard case .position(let file, _) = references[k] else {
                 if case .text(let text) = references[k] { w.value(text) }
                 k += 1
                 continue
             }
             var numbers: [Int] = []
-            while k < references.count, case .position(let f, let n) = references[k], f == file {
+            while k < min(references.count, first), case .position(let f, let n) = references[k], f == file {
                 numbers.append(n)
                 k += 1
             }
             w.values(file, separatedBy: 0x3A, numbers)
         }
     }
-    w.endArray()
-    w.endObject()
 }
 
 /// The fields of an aggregate row, in the order written (the "evidence" list follows).

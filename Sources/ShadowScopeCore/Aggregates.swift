@@ -131,27 +131,63 @@ public struct AggregateKey: Hashable, Sendable, Comparable {
 }
 
 public struct AggregateValue: Sendable, Equatable {
-    public var connections: Int64 = 0
-    /// DNS look-ups of the service's names: evidence of use, but no data sent to the service.
-    public var lookups: Int64 = 0
-    /// Sums of the sizes that were measured; `…Unknown` counts observations whose size was not.
-    public var bytesUp: Int64 = 0
-    public var bytesDown: Int64 = 0
-    public var bytesUpUnknown: Int64 = 0
-    public var bytesDownUnknown: Int64 = 0
-    public var firstSeen: Timestamp
-    public var lastSeen: Timestamp
-    public var offHoursConnections: Int64 = 0
+    /// What a row counts and flags: everything but its references (service facts, country, evidence).
+    public struct Figures: Sendable, Equatable {
+        public var connections: Int64 = 0
+        /// DNS look-ups of the service's names: evidence of use, but no data sent to the service.
+        public var lookups: Int64 = 0
+        /// Sums of the sizes that were measured; `…Unknown` counts observations whose size was not.
+        public var bytesUp: Int64 = 0
+        public var bytesDown: Int64 = 0
+        public var bytesUpUnknown: Int64 = 0
+        public var bytesDownUnknown: Int64 = 0
+        public var firstSeen: Timestamp
+        public var lastSeen: Timestamp
+        public var offHoursConnections: Int64 = 0
+        public var how: Region.How
+        public var approved: Bool
+        /// Every match was weak evidence (a CDN, a login page): such rows never alert alone.
+        public var weakOnly = false
+
+        /// `AggregateValue.merge` of the figures: associative and commutative.
+        public mutating func merge(_ o: Figures) {
+            connections += o.connections
+            lookups += o.lookups
+            bytesUp += o.bytesUp
+            bytesDown += o.bytesDown
+            bytesUpUnknown += o.bytesUpUnknown
+            bytesDownUnknown += o.bytesDownUnknown
+            firstSeen = min(firstSeen, o.firstSeen)
+            lastSeen = max(lastSeen, o.lastSeen)
+            offHoursConnections += o.offHoursConnections
+            if o.how == .host { how = .host }  // a region the host name binds outranks GeoIP
+            approved = approved || o.approved
+            weakOnly = weakOnly && o.weakOnly
+        }
+    }
+
+    /// Kept apart from the references so a writer can merge the figures of a row's values in several
+    /// tables without copying a value (each copy retains what rows share).
+    public var figures: Figures
     public var match: ServiceMatchSummary
     public var country: String?
-    public var how: Region.How
-    public var approved: Bool
-    /// Every match was weak evidence (a CDN, a login page): such rows never alert alone.
-    public var weakOnly = false
     /// Up to `maxEvidence` file:line / file:frame references, the smallest in sort order, so the
     /// choice does not depend on how inputs were split or merged.
     public var evidenceList = EvidenceList()
     public static let maxEvidence = EvidenceList.limit
+
+    public var connections: Int64 { get { figures.connections } set { figures.connections = newValue } }
+    public var lookups: Int64 { get { figures.lookups } set { figures.lookups = newValue } }
+    public var bytesUp: Int64 { get { figures.bytesUp } set { figures.bytesUp = newValue } }
+    public var bytesDown: Int64 { get { figures.bytesDown } set { figures.bytesDown = newValue } }
+    public var bytesUpUnknown: Int64 { get { figures.bytesUpUnknown } set { figures.bytesUpUnknown = newValue } }
+    public var bytesDownUnknown: Int64 { get { figures.bytesDownUnknown } set { figures.bytesDownUnknown = newValue } }
+    public var firstSeen: Timestamp { get { figures.firstSeen } set { figures.firstSeen = newValue } }
+    public var lastSeen: Timestamp { get { figures.lastSeen } set { figures.lastSeen = newValue } }
+    public var offHoursConnections: Int64 { get { figures.offHoursConnections } set { figures.offHoursConnections = newValue } }
+    public var how: Region.How { get { figures.how } set { figures.how = newValue } }
+    public var approved: Bool { get { figures.approved } set { figures.approved = newValue } }
+    public var weakOnly: Bool { get { figures.weakOnly } set { figures.weakOnly = newValue } }
 
     /// The references as text; setting it normalises what it is given (distinct, sorted, the first
     /// `maxEvidence`), as a list read from a file may be neither.
@@ -161,47 +197,66 @@ public struct AggregateValue: Sendable, Equatable {
     }
 
     public init(firstSeen: Timestamp, lastSeen: Timestamp, match: ServiceMatchSummary, country: String?, how: Region.How, approved: Bool) {
-        self.firstSeen = firstSeen
-        self.lastSeen = lastSeen
+        figures = Figures(firstSeen: firstSeen, lastSeen: lastSeen, how: how, approved: approved)
         self.match = match
         self.country = country
-        self.how = how
-        self.approved = approved
     }
 
     /// Merge is associative and commutative: the aggregate of two disjoint inputs is the merge of theirs.
     public mutating func merge(_ o: AggregateValue) {
-        connections += o.connections
-        lookups += o.lookups
-        bytesUp += o.bytesUp
-        bytesDown += o.bytesDown
-        bytesUpUnknown += o.bytesUpUnknown
-        bytesDownUnknown += o.bytesDownUnknown
-        firstSeen = min(firstSeen, o.firstSeen)
-        lastSeen = max(lastSeen, o.lastSeen)
-        offHoursConnections += o.offHoursConnections
-        if o.how == .host { how = .host }  // a region the host name binds outranks GeoIP
-        approved = approved || o.approved
-        weakOnly = weakOnly && o.weakOnly
+        figures.merge(o.figures)
         evidenceList.merge(o.evidenceList)
     }
 
     /// Adds one observation: what `merge` does with the value `Aggregates.add` would build for it.
     mutating func count(_ o: Observation, isLookup: Bool, offHours: Bool, how newHow: Region.How, approved newApproved: Bool, weak: Bool) {
         if isLookup {
-            lookups += 1
+            figures.lookups += 1
         } else {
-            connections += 1
-            if let up = o.bytesUp { bytesUp += up } else { bytesUpUnknown += 1 }
-            if let down = o.bytesDown { bytesDown += down } else { bytesDownUnknown += 1 }
+            figures.connections += 1
+            if let up = o.bytesUp { figures.bytesUp += up } else { figures.bytesUpUnknown += 1 }
+            if let down = o.bytesDown { figures.bytesDown += down } else { figures.bytesDownUnknown += 1 }
         }
-        firstSeen = min(firstSeen, o.timestamp)
-        lastSeen = max(lastSeen, o.timestamp)
-        if offHours { offHoursConnections += 1 }
-        if newHow == .host { how = .host }
-        approved = approved || newApproved
-        weakOnly = weakOnly && weak
+        figures.firstSeen = min(figures.firstSeen, o.timestamp)
+        figures.lastSeen = max(figures.lastSeen, o.timestamp)
+        if offHours { figures.offHoursConnections += 1 }
+        if newHow == .host { figures.how = .host }
+        figures.approved = figures.approved || newApproved
+        figures.weakOnly = figures.weakOnly && weak
         evidenceList.insert(o.source)
+    }
+
+    /// What `merge` keeps of the evidence of `values` (one row's values in several tables, in order)
+    /// when each list is positions in one file and no two share a file (the rows of several inputs):
+    /// `body(j, n)` for each list in file order, `n` of `values[j]`'s first numbers kept, until the
+    /// limit is reached. False, and `body` never called, when the lists are of another kind: then
+    /// merge them. Lets a writer write the evidence from the lists where they are: merging built a
+    /// list of references, each retaining its file's name.
+    public static func evidenceByFile(_ values: UnsafeBufferPointer<UnsafePointer<AggregateValue>>,
+                                      _ body: (_ value: Int, _ numbers: Int) -> Void) -> Bool {
+        guard values.allSatisfy({ $0.pointee.evidenceList.isOneFilesPositions }) else { return false }
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: values.count) { order -> Bool in
+            // Insertion sort by file: a row is in a few tables.
+            for j in values.indices {
+                var k = j
+                while k > 0 {
+                    // nil: two lists of one file.
+                    guard let less = EvidenceList.fileLess(values[j].pointee.evidenceList, values[order[k - 1]].pointee.evidenceList)
+                    else { return false }
+                    guard less else { break }
+                    order[k] = order[k - 1]
+                    k -= 1
+                }
+                order[k] = j
+            }
+            var left = EvidenceList.limit
+            for j in order where left > 0 {
+                let n = min(left, values[j].pointee.evidenceList.count)
+                body(j, n)
+                left -= n
+            }
+            return true
+        }
     }
 }
 
@@ -701,6 +756,24 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
         let t = entry >> 32, i = entry & 0xFFFF_FFFF
         keys[t].prefetch(i)
         values[t].prefetch(i)
+    }
+
+    /// Calls `body` with the row at `position` read where it is, retaining nothing: its key (the first
+    /// table's) and its values, one per table holding the key, in the tables' order (the row is their
+    /// `merge`). For threads writing rows at once: copying a row retained the strings and objects rows
+    /// share (the service's facts, the input's file name), each an atomic on a cache line every
+    /// thread wrote. The pointers are valid during the call only.
+    @inline(__always)
+    public func withRow<R>(_ position: Int, _ body: (UnsafePointer<AggregateKey>, UnsafeBufferPointer<UnsafePointer<AggregateValue>>) -> R) -> R {
+        let (first, end) = order.rowStarts.map { ($0[position], $0[position + 1]) } ?? (position, position + 1)
+        return withUnsafeTemporaryAllocation(of: UnsafePointer<AggregateValue>.self, capacity: end - first) { parts in
+            for k in first..<end {
+                let entry = order.entries[k]
+                parts.initializeElement(at: k - first, to: values[entry >> 32].address(entry & 0xFFFF_FFFF))
+            }
+            let entry = order.entries[first]
+            return body(keys[entry >> 32].address(entry & 0xFFFF_FFFF), UnsafeBufferPointer(parts))
+        }
     }
 
     private func row(_ entry: Int) -> (key: AggregateKey, value: AggregateValue) {

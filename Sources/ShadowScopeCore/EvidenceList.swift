@@ -107,6 +107,19 @@ public struct EvidenceList: Sendable {
         }
     }
 
+    /// Whether the list is positions in one file (a scan's rows).
+    public var isOneFilesPositions: Bool {
+        if case .positions = entries { return true }
+        return false
+    }
+
+    /// Whether `a`'s file sorts before `b`'s, both lists being positions in one file: nil when either
+    /// is not, or both name the same file.
+    static func fileLess(_ a: borrowing EvidenceList, _ b: borrowing EvidenceList) -> Bool? {
+        guard case .positions(let f, _) = a.entries, case .positions(let g, _) = b.entries, f != g else { return nil }
+        return f < g
+    }
+
     /// Keeps the `limit` smallest distinct references of both lists.
     public mutating func merge(_ other: EvidenceList) {
         if case .positions(let file, var numbers) = entries, case .positions(let otherFile, let more) = other.entries {

@@ -178,9 +178,9 @@ final class SummaryJSONTests: XCTestCase {
 
     /// The summary written from several inputs' tables as they are (`scan` asked only for the summary)
     /// is the summary of the tables merged in input order: rows in one table only, in several (their
-    /// counts, times, evidence of several files, region found by host in one and by GeoIP in
-    /// another, approval in one), an empty table, several shares a table, several threads, and more
-    /// tables than are sorted together (merged first). Checked byte for byte.
+    /// counts, times, evidence of several files cut at the limit, region found by host in one and by
+    /// GeoIP in another, approval in one), an empty table, several shares a table, several threads,
+    /// and more tables than are sorted together (merged first). Checked byte for byte.
     func testSummaryOfSeveralTablesIsTheSummaryOfTheirMerge() {
         let services = (0..<3).map { k in
             ServiceMatch(serviceID: "svc-\(k)", vendor: "V\(k)", service: "S\(k)", tier: "consumer", category: "chat",
@@ -189,17 +189,19 @@ final class SummaryJSONTests: XCTestCase {
         let regions = [Region.unknown, Region(country: "DE", how: .geoip), Region(country: "DE", how: .host), Region(country: "US", how: .geoip)]
         let context = SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours())
         var rng = SystemRandomNumberGenerator()
-        for tableCount in [2, 3, 12] {
+        // Few users: rows in several tables whose evidence together passes the limit (the list is then
+        // cut in file order, which is not the tables' order: the files are named in reverse).
+        for (tableCount, users) in [(2, 300), (3, 300), (12, 300), (3, 4), (5, 2)] {
             var tables = [Aggregates](repeating: Aggregates(), count: tableCount)
             for t in tables.indices where t != 1 {  // table 1 stays empty
                 for i in 0..<Int.random(in: 1_000...3_000, using: &rng) {
                     var o = Observation(timestamp: Timestamp(seconds: 1_795_608_606 + Int64.random(in: 0...200_000, using: &rng)),
-                                        source: SourceRef(file: "input\(t).log", position: .line(i + 1)))
+                                        source: SourceRef(file: "input\(tableCount - t).log", position: .line(i + 1)))
                     o.bytesUp = Bool.random(using: &rng) ? Int64.random(in: 0...9_999, using: &rng) : nil
                     o.bytesDown = Int64.random(in: 0...9_999, using: &rng)
                     o.hostSource = Int.random(in: 0..<5, using: &rng) == 0 ? .dnsQuery : .proxyURL
                     let s = Int.random(in: 0..<3, using: &rng)
-                    tables[t].add(o, Attribution(match: services[s], user: "user\(Int.random(in: 0..<300, using: &rng))",
+                    tables[t].add(o, Attribution(match: services[s], user: "user\(Int.random(in: 0..<users, using: &rng))",
                                                  region: regions.randomElement(using: &rng)!),
                                   hours: BusinessHours(), approved: t == 2 && s == 0 ? ["svc-0"] : [])
                 }
@@ -213,7 +215,7 @@ final class SummaryJSONTests: XCTestCase {
             }
             let expected = written([merged], 1)
             for threads in [1, 2, 3] {
-                XCTAssertEqual(written(tables, threads), expected, "\(tableCount) tables, \(threads) threads")
+                XCTAssertEqual(written(tables, threads), expected, "\(tableCount) tables, \(users) users, \(threads) threads")
             }
             let shares = Aggregates.sorted(tables, threads: 3, rowsPerThread: 100)
             XCTAssertEqual(shares.map(\.key), merged.sorted.map(\.key), "\(tableCount) tables in shares of 100 rows")
