@@ -156,7 +156,7 @@ final class CaptureReassemblyTests: XCTestCase {
             w.tcp(from: ("10.20.30.41", 40100), to: ("104.18.32.47", 443), seq: 1001 + UInt32(i * 1400), flags: 0x18,
                   Array(repeating: 0x17, count: 1400))
         }
-        let (observations, report) = try scan(w.write())
+        let (observations, report) = try w.scanned()
         XCTAssertNil(observations.first?.host)
         XCTAssertEqual(observations.first?.bytesUp, 15 * 1400)
         XCTAssertEqual(report.capsHit["tcp-reassembly-window"], 1)

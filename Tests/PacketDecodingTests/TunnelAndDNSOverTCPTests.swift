@@ -38,7 +38,7 @@ final class DNSOverTCPTests: XCTestCase {
         let dns = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("crafted-dns-tcp.pcap")))
         w.appendFrames(ofPcap: Array(dns))
         w.tcp(from: ("10.20.30.41", 42000), to: ("104.18.32.47", 443), seq: 1, flags: 0x18, Array(repeating: 0x17, count: 40))
-        let (observations, _) = try scan(w.write())
+        let (observations, _) = try w.scanned()
         let tls = try XCTUnwrap(observations.last)
         XCTAssertEqual(tls.host, "chatgpt.com")
         XCTAssertEqual(tls.hostSource, .dnsAnswer)
@@ -60,7 +60,7 @@ final class DNSOverTCPTests: XCTestCase {
         }
         segments.append(segments.remove(at: 1))
         for (s, bytes) in segments { w.tcp(from: ("10.20.30.41", 42001), to: ("10.20.30.1", 53), seq: s, flags: 0x18, bytes) }
-        let (observations, report) = try scan(w.write())
+        let (observations, report) = try w.scanned()
         XCTAssertEqual(observations.map(\.host), ["chatgpt.com"])
         XCTAssertEqual(report.capsHit["dns-tcp-message-bytes"], 1)
         XCTAssertEqual(report.skipped, 0)
@@ -75,7 +75,7 @@ final class DNSOverTCPTests: XCTestCase {
             var cut = Array(stream.prefix(n))
             if n > 4, rng.next() % 2 == 0 { cut[Int(rng.next() % UInt64(n))] ^= 0xFF }  // and corrupt half of them
             w.tcp(from: ("10.20.30.41", 42002), to: ("10.20.30.1", 53), seq: 1, flags: 0x18, cut)
-            let (observations, report) = try scan(w.write())
+            let (observations, report) = try w.scanned()
             XCTAssertLessThanOrEqual(observations.count + report.skipped, 2, "prefix \(n)")
         }
     }
@@ -134,7 +134,7 @@ final class TunnelTests: XCTestCase {
                 w.frame(g)
             }
         }
-        let (_, report) = try scan(w.write())
+        let (_, report) = try w.scanned()
         XCTAssertEqual(report.records, picked.reduce(0) { $0 + min($1.count, 140) + 200 })
         XCTAssertGreaterThan(report.skipped, 0)
     }
@@ -145,7 +145,7 @@ final class TunnelTests: XCTestCase {
         w.frame(eth + [0x11, 0, 0, 1, 0, 4, 0xC0, 0x21, 1, 1])   // LCP
         w.frame(eth + [0x12, 0, 0, 1, 0, 4, 0x00, 0x21, 1, 1])   // version 1, type 2
         w.frame(eth + [0x11, 0, 0, 1])                             // cut short
-        let (_, report) = try scan(w.write())
+        let (_, report) = try w.scanned()
         XCTAssertEqual(report.notAnalyzed["ppp-protocol-0xc021"], 1)
         XCTAssertEqual(report.skipped, 2)
         XCTAssertEqual(report.skippedSamples.map { $0.reason.components(separatedBy: " ").first }, ["pppoe.bad-header", "ppp.truncated"].map { Optional($0) })
@@ -157,7 +157,7 @@ final class TunnelTests: XCTestCase {
         for _ in 0..<CaptureScanner.maxTunnels + 1 { ip = PcapWriter.ipv4(src: "192.0.2.1", dst: "192.0.2.2", proto: 4, ip) }
         var w = PcapWriter()
         w.frame(Array(repeating: 2, count: 12) + [0x08, 0x00] + ip)
-        let (observations, report) = try scan(w.write())
+        let (observations, report) = try w.scanned()
         XCTAssertEqual(observations.count, 0)
         XCTAssertEqual(report.notAnalyzed["ip-proto-4"], 1)
     }
@@ -196,7 +196,14 @@ struct PcapWriter {
         return [0x45, 0, UInt8(total >> 8), UInt8(total & 0xFF), 0, 0, 0x40, 0, 64, proto, 0, 0] + quad(src) + quad(dst) + payload
     }
 
-    /// Writes the capture to a temporary file (removed when the test process ends) and returns its path.
+    /// Writes the capture to a temporary file, scans it (`scan(_:)`) and removes the file.
+    func scanned() throws -> ([Observation], InputReport) {
+        let path = try write()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try scan(path)
+    }
+
+    /// Writes the capture to a temporary file and returns its path.
     func write() throws -> String {
         func le32(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8((v >> 24) & 0xFF)] }
         var file: [UInt8] = [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0]
