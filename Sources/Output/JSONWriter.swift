@@ -33,10 +33,10 @@ public struct JSONWriter {
     /// Ends the document with a newline, as files and NDJSON lines do.
     public mutating func appendNewline() { put(0x0A) }
 
-    /// Hands the bytes written so far to `sink` and forgets them, keeping where the document is
-    /// (open objects, commas): a long document goes out in pieces.
-    public mutating func drain(into sink: ([UInt8]) -> Void) {
-        sink(bytes)
+    /// Hands the bytes written so far to `sink` (valid during the call: no copy is made) and forgets
+    /// them, keeping where the document is (open objects, commas): a long document goes out in pieces.
+    public mutating func drain(into sink: (UnsafeRawBufferPointer) -> Void) {
+        sink(UnsafeRawBufferPointer(start: store.base, count: store.count))
         clearBytes()
     }
 
@@ -192,9 +192,9 @@ public struct JSONWriter {
 
     /// Hands what this writer holds to `sink`, then the bytes of `part`, a continuation of this writer
     /// written after everything here; `part` is emptied, keeping its buffer.
-    public mutating func drain(continuation part: inout JSONWriter, into sink: ([UInt8]) -> Void) {
+    public mutating func drain(continuation part: inout JSONWriter, into sink: (UnsafeRawBufferPointer) -> Void) {
         if store.count > 0 { drain(into: sink) }
-        if part.store.count > 0 { sink(part.bytes) }
+        if part.store.count > 0 { part.drain(into: sink) }
         part.clearBytes()
         if part.innermostHasItems { innermostHasItems = true }
     }

@@ -54,18 +54,18 @@ public func summaryJSON(inputs: [InputReport], aggregates: Aggregates, context: 
     return all
 }
 
-/// The same document handed to `sink` in pieces of about 1 MiB, so that writing the summary of a
-/// million rows never holds all of it in memory.
+/// The same document handed to `sink` in pieces of about 1 MiB (each valid during the call: no copy
+/// is made), so that writing the summary of a million rows never holds all of it in memory.
 /// `threads` above 1 formats the rows on that many threads (`scan --jobs`); the bytes are the same.
 public func writeSummaryJSON(inputs: [InputReport], aggregates: Aggregates, context: SummaryContext, threads: Int = 1,
-                             to sink: ([UInt8]) -> Void) {
+                             to sink: (UnsafeRawBufferPointer) -> Void) {
     writeSummaryJSON(inputs: inputs, tables: [aggregates], context: context, threads: threads, to: sink)
 }
 
 /// The summary of several tables' rows as if merged into one (`Aggregates.sorted(_:threads:)`):
 /// the same bytes as merging them first, without the merged table.
 public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], context: SummaryContext, threads: Int = 1,
-                             to sink: ([UInt8]) -> Void) {
+                             to sink: (UnsafeRawBufferPointer) -> Void) {
     var w = JSONWriter(pretty: true)
     w.reserveCapacity(flushBytes + 8_192)
     w.beginObject()

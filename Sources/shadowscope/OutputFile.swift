@@ -25,8 +25,13 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
     }
 
     func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    /// `bytes` need only be valid during the call.
+    func write(_ bytes: UnsafeRawBufferPointer) {
         if bytes.count >= 1 << 16 {
-            // A whole document (a summary of many rows): straight out, not copied through the buffer.
+            // A large piece (of a summary of many rows): straight out, not copied through the buffer.
             flush()
             writeAll(bytes)
             return
@@ -36,14 +41,15 @@ final class OutputFile: @unchecked Sendable {  // one writer at a time: each wor
     }
 
     func flush() {
-        writeAll(buffer)
+        buffer.withUnsafeBytes { writeAll($0) }
         buffer.removeAll(keepingCapacity: true)
     }
 
-    private func writeAll(_ bytes: [UInt8]) {
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = Glibc.write(fd, base + offset, bytes.count - offset)
             if n < 0 && errno == EINTR { continue }
             if n <= 0 { break }  // a closed pipe (`| head`): stop writing, the scan itself goes on
             offset += n

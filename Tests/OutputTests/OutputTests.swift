@@ -141,7 +141,7 @@ final class SummaryJSONTests: XCTestCase {
         }
         let context = SummaryContext(tool: "shadowscope test", geoip: nil, hours: BusinessHours())
         var pieces: [[UInt8]] = []
-        writeSummaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context) { pieces.append($0) }
+        writeSummaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context) { pieces.append(Array($0)) }
         let whole = summaryJSON(inputs: [InputReport(file: "a.log", format: "squid")], aggregates: agg, context: context)
         XCTAssertGreaterThan(pieces.count, 2)
         XCTAssertEqual(Array(pieces.joined()), whole)
