@@ -234,6 +234,15 @@ struct Scan: ParsableCommand {
         return merged
     }
 
+    /// With `--format` forced, an input of records none of which reads as that format is an input
+    /// that could not be read (exit 3), as one whose format is not recognised is: a script forcing
+    /// the wrong format must not get an empty summary and success. Nil when something was read.
+    func nothingFits(_ report: InputReport) -> String? {
+        guard report.error == nil, report.records > 0, report.skipped == report.records else { return nil }
+        let first = report.skippedSamples.first.map { "; first: \($0.location): \($0.reason)" } ?? ""
+        return "no record reads as \(format): \(report.skipped) skipped\(first)"
+    }
+
     func run() throws {
         let setup: Setup
         let custom: (any LogFormat)?
@@ -276,10 +285,12 @@ struct Scan: ParsableCommand {
         var aggregates = Aggregates()
         var alerts: [Alert] = []
         for i in results.indices {
+            let nothing = format == "auto" ? nil : nothingFits(results[i].report)
+            if let nothing { results[i].report.error = nothing }  // says what the skipped count would
             let report = results[i].report, partial = results[i].aggregates
             alerts += results[i].alerts
             if let error = report.error { printError("\(report.file): \(error)") }
-            if report.skipped > 0 {
+            if report.skipped > 0 && nothing == nil {
                 printError("\(report.file): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")")
             }
             reports.append(report)

@@ -17,7 +17,8 @@ struct ShadowScope: ParsableCommand {
         abstract: "Find use of AI services in packet captures and proxy logs, and how much data went to each.",
         discussion: """
             Exit status: 0 done; 2 usage or configuration error; 3 some input could not be read \
-            (named on stderr; the rest was still processed and reported); 4 with --syslog, some \
+            (or, with --format forced, no record of it reads as that format; named on stderr; the \
+            rest was still processed and reported); 4 with --syslog, some \
             alerts are waiting in the spool (the receiver did not take them in time; the next run \
             sends them first).
             """,

@@ -105,6 +105,28 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertFalse((summary["aggregates"] as? [Any] ?? []).isEmpty)
     }
 
+    /// A forced format that no record of an input reads as is an unreadable input (exit 3, the error
+    /// in the summary names the format and the first line), as an unrecognised one is; an input that
+    /// has some records of the format is read, its other records counted as skipped, and exits 0.
+    func testForcedFormatThatNoRecordReadsAsExits3() throws {
+        let squid = TestPaths.fixture("squid-access.log")
+        let r = try runProgram(bin, ["scan", "--geoip", dbip, "--format", "zeek-json", squid])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        let records = try String(contentsOfFile: squid, encoding: .utf8).split(separator: "\n").count
+        let expected = "no record reads as zeek-json: \(records) skipped; first: \(squid):1: not JSON: not a JSON object at byte 0"
+        XCTAssertEqual(r.stderr, "shadowscope: \(squid): \(expected)\n")
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let inputs = try XCTUnwrap(summary["input"] as? [[String: Any]])
+        XCTAssertEqual(inputs[0]["error"] as? String, expected)
+
+        let mixed = FileManager.default.temporaryDirectory.appendingPathComponent("mixed-\(UUID()).log").path
+        try (String(contentsOfFile: squid, encoding: .utf8) + "not a squid line\n").write(toFile: mixed, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: mixed) }
+        let m = try runProgram(bin, ["scan", "--geoip", dbip, "--format", "squid", mixed])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        XCTAssertTrue(m.stderr.contains("\(mixed): skipped 1 record(s); first: \(mixed):\(records + 1):"), m.stderr)
+    }
+
     /// Several MB, compressed three ways, scanned at once on several threads: every line is read. (The
     /// check whether a file could be cut for --jobs opened it, started its decompressing thread and
     /// closed the descriptor under it; the thread then read from the next file given that number, and a
