@@ -69,6 +69,9 @@ struct Scan: ParsableCommand {
     @Option(help: .hidden)
     var splitBytes: Int = 64 << 20
 
+    @Flag(inversion: .prefixedNo, help: "Show how much of the inputs is read, the rate and the time left on standard error while scanning (default: when standard error is a terminal).")
+    var progress: Bool?
+
     @Option(help: ArgumentHelp("CSV of address-or-CIDR,user: who is behind a client address when the source does not say (longest prefix wins).", valueName: "FILE"))
     var users: String?
 
@@ -276,7 +279,10 @@ struct Scan: ParsableCommand {
 
         let files = expandInputs(inputs)
         let scanner = InputScanner(format: format, custom: custom, setup: setup, localZone: timezone.flatMap(LocalTimeZone.init(identifier:)))
+        let shown = progress ?? (isatty(2) != 0) ? ScanProgress(inputs: files) : nil
+        shown?.start()
         var results = scanAll(files, with: scanner, observationsTo: observationOut)
+        shown?.stop()
         let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         // Only the summary wanted: it is written from the inputs' tables as they are, merged row by
         // row as it is written (on the threads), not first into one table on this one.

@@ -105,6 +105,25 @@ final class ScanCommandTests: XCTestCase {
         XCTAssertFalse((summary["aggregates"] as? [Any] ?? []).isEmpty)
     }
 
+    /// `--progress` shows how much of the inputs' total is read on standard error, each state over the
+    /// last (carriage return, erase line), and erases it when the scan is done: nothing else changes.
+    /// Without a terminal it is off by default, and `--no-progress` turns it off.
+    func testProgressLineIsShownWhenAskedAndErasedAtTheEnd() throws {
+        let squid = TestPaths.fixture("squid-access.log")
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: squid)[.size] as? Int)
+        let quiet = try runProgram(bin, ["scan", "--geoip", dbip, squid])
+        XCTAssertEqual(quiet.status, 0, quiet.stderr)
+        XCTAssertEqual(quiet.stderr, "")
+        let shown = try runProgram(bin, ["scan", "--geoip", dbip, "--progress", squid])
+        XCTAssertEqual(shown.status, 0, shown.stderr)
+        XCTAssertTrue(shown.stderr.hasPrefix("\r\u{1B}[Kscanning: "), shown.stderr)
+        XCTAssertTrue(shown.stderr.contains(" of \(size / 1000) KB ("), shown.stderr)
+        XCTAssertTrue(shown.stderr.hasSuffix("\r\u{1B}[K"), shown.stderr)
+        XCTAssertEqual(shown.stdout, quiet.stdout)
+        let off = try runProgram(bin, ["scan", "--geoip", dbip, "--no-progress", squid])
+        XCTAssertEqual(off.stderr, "")
+    }
+
     /// A forced format that no record of an input reads as is an unreadable input (exit 3, the error
     /// in the summary names the format and the first line), as an unrecognised one is; an input that
     /// has some records of the format is read, its other records counted as skipped, and exits 0.
