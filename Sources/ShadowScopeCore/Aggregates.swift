@@ -763,16 +763,15 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
     /// `merge`). For threads writing rows at once: copying a row retained the strings and objects rows
     /// share (the service's facts, the input's file name), each an atomic on a cache line every
     /// thread wrote. The pointers are valid during the call only.
-    @inline(__always)
-    public func withRow<R>(_ position: Int, _ body: (UnsafePointer<AggregateKey>, UnsafeBufferPointer<UnsafePointer<AggregateValue>>) -> R) -> R {
+    public func withRow(_ position: Int, _ body: (UnsafePointer<AggregateKey>, UnsafeBufferPointer<UnsafePointer<AggregateValue>>) -> Void) {
         let (first, end) = order.rowStarts.map { ($0[position], $0[position + 1]) } ?? (position, position + 1)
-        return withUnsafeTemporaryAllocation(of: UnsafePointer<AggregateValue>.self, capacity: end - first) { parts in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<AggregateValue>.self, capacity: end - first) { parts in
             for k in first..<end {
                 let entry = order.entries[k]
                 parts.initializeElement(at: k - first, to: values[entry >> 32].address(entry & 0xFFFF_FFFF))
             }
             let entry = order.entries[first]
-            return body(keys[entry >> 32].address(entry & 0xFFFF_FFFF), UnsafeBufferPointer(parts))
+            body(keys[entry >> 32].address(entry & 0xFFFF_FFFF), UnsafeBufferPointer(parts))
         }
     }
 
