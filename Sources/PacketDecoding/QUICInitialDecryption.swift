@@ -32,12 +32,28 @@ public struct QUICInitialKeys: Sendable, Equatable {
 
     private static func derive(dcid: [UInt8], version: QUICVersion, direction: String) -> QUICInitialKeys {
         // HKDF-Extract (RFC 5869 §2.2) is HMAC(salt, IKM).
-        let initialSecret = HMAC<SHA256>.authenticationCode(for: dcid, using: SymmetricKey(data: version.initialSalt))
-        let secret = QUICInitialDecryption.expandLabel(Array(initialSecret), label: direction, length: 32)
+        var extract = saltKeyed.byVersion[version] ?? HMAC<SHA256>(key: SymmetricKey(data: version.initialSalt))
+        extract.update(data: dcid)
+        let secret = QUICInitialDecryption.expandLabel(Array(extract.finalize()), label: direction, length: 32)
+        // The three expansions of one secret: the HMAC keyed once, a copy for each label.
+        let keyed = HMAC<SHA256>(key: SymmetricKey(data: secret))
         let p = version.labelPrefix
-        return QUICInitialKeys(key: QUICInitialDecryption.expandLabel(secret, label: p + "key", length: 16),
-                               iv: QUICInitialDecryption.expandLabel(secret, label: p + "iv", length: 12),
-                               hp: QUICInitialDecryption.expandLabel(secret, label: p + "hp", length: 16))
+        return QUICInitialKeys(key: QUICInitialDecryption.expandLabel(keyedWith: keyed, secret: secret, label: p + "key", length: 16),
+                               iv: QUICInitialDecryption.expandLabel(keyedWith: keyed, secret: secret, label: p + "iv", length: 12),
+                               hp: QUICInitialDecryption.expandLabel(keyedWith: keyed, secret: secret, label: p + "hp", length: 16))
+    }
+
+    /// An HMAC keyed with each version's salt, made once: keying an HMAC (a key block hashed twice,
+    /// contexts allocated) cost more than the short message it then takes, and every QUIC flow's
+    /// first Initial derives its keys.
+    private static let saltKeyed = SaltKeyed(byVersion: Dictionary(uniqueKeysWithValues: QUICVersion.allCases.map {
+        ($0, HMAC<SHA256>(key: SymmetricKey(data: $0.initialSalt)))
+    }))
+
+    /// Shared by every thread and only copied: a copy that takes data copies its hash contexts first
+    /// (swift-crypto's digests are copy-on-write), so the shared ones are never written.
+    private struct SaltKeyed: @unchecked Sendable {
+        let byVersion: [QUICVersion: HMAC<SHA256>]
     }
 }
 
@@ -64,6 +80,11 @@ public enum QUICInitialDecryption {
 
     /// HKDF-Expand-Label (RFC 8446 §7.1) with an empty context, as QUIC uses it.
     static func expandLabel(_ secret: [UInt8], label: String, length: Int) -> [UInt8] {
+        expandLabel(keyedWith: HMAC<SHA256>(key: SymmetricKey(data: secret)), secret: secret, label: label, length: length)
+    }
+
+    /// `expandLabel` with an HMAC already keyed with `secret` (copied, not changed).
+    static func expandLabel(keyedWith keyed: HMAC<SHA256>, secret: [UInt8], label: String, length: Int) -> [UInt8] {
         let full = Array(("tls13 " + label).utf8)
         var info: [UInt8] = [UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
         info.append(UInt8(truncatingIfNeeded: full.count))
@@ -76,8 +97,9 @@ public enum QUICInitialDecryption {
         // Every QUIC label fits one block: HKDF-Expand (RFC 5869 §2.3) is then T(1) = HMAC(PRK, info | 0x01),
         // cut to `length`. swift-crypto's general expand cost ten times the HMAC it computes.
         info.append(1)
-        let block = HMAC<SHA256>.authenticationCode(for: info, using: SymmetricKey(data: secret))
-        return Array(block.prefix(length))
+        var hmac = keyed
+        hmac.update(data: info)
+        return Array(hmac.finalize().prefix(length))
     }
 
     /// Removes header protection and opens the AEAD of one Initial/Handshake/0-RTT packet. `packet` is
