@@ -69,7 +69,7 @@ struct Scan: ParsableCommand {
     @Option(help: .hidden)
     var splitBytes: Int = 64 << 20
 
-    @Flag(inversion: .prefixedNo, help: "Show how much of the inputs is read, the rate and the time left on standard error while scanning (default: when standard error is a terminal).")
+    @Flag(inversion: .prefixedNo, help: "Show how much of the inputs is read, the rate and the time left on standard error while scanning (default: when standard error is a terminal and observations do not stream to it).")
     var progress: Bool?
 
     @Option(help: ArgumentHelp("CSV of address-or-CIDR,user: who is behind a client address when the source does not say (longest prefix wins).", valueName: "FILE"))
@@ -279,7 +279,9 @@ struct Scan: ParsableCommand {
 
         let files = expandInputs(inputs)
         let scanner = InputScanner(format: format, custom: custom, setup: setup, localZone: timezone.flatMap(LocalTimeZone.init(identifier:)))
-        let shown = progress ?? (isatty(2) != 0) ? ScanProgress(inputs: files) : nil
+        // By default on a terminal, unless observations stream to the same terminal meanwhile.
+        let onTerminal = isatty(2) != 0 && !(observations == "-" && isatty(1) != 0)
+        let shown = progress ?? onTerminal ? ScanProgress(inputs: files) : nil
         shown?.start()
         var results = scanAll(files, with: scanner, observationsTo: observationOut)
         shown?.stop()
