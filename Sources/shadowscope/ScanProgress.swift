@@ -6,13 +6,11 @@ import Glibc
 /// the kernel's count of what this process has read (`rchar` in /proc/self/io, compressed bytes for
 /// compressed inputs), so the scanning threads do nothing for it; a few bytes read twice (a
 /// capture piped through a decompressor) can only make it run ahead, so it stops at 99% until done.
-final class ScanProgress: @unchecked Sendable {  // `finished` is used under `lock`
+final class ScanProgress: Sendable {
     /// The inputs' total size; nil when one has none known (stdin, a pipe).
     private let total: Int64?
     private let baseline: Int64
     private let started = DispatchTime.now().uptimeNanoseconds
-    private let lock = NSLock()
-    private var finished = false
     private let wake = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
     static let interval = 0.5
@@ -40,11 +38,8 @@ final class ScanProgress: @unchecked Sendable {  // `finished` is used under `lo
         thread.start()
     }
 
-    /// Erases the line; nothing is shown after this returns.
+    /// Erases the line once the thread has shown its last: nothing is shown after this returns.
     func stop() {
-        lock.lock()
-        finished = true
-        lock.unlock()
         wake.signal()
         exited.wait()
         write(2, "\r\u{1B}[K", 4)
@@ -55,9 +50,6 @@ final class ScanProgress: @unchecked Sendable {  // `finished` is used under `lo
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let text = Self.line(read: read, total: total, seconds: seconds)
         let bytes = Array(("\r\u{1B}[K" + text).utf8)
-        lock.lock()
-        defer { lock.unlock() }
-        guard !finished else { return }
         _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
