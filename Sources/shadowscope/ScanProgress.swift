@@ -46,7 +46,9 @@ final class ScanProgress: Sendable {
     }
 
     private func show() {
-        let read = max(0, (Self.bytesRead() ?? baseline) - baseline)
+        // Reading /proc/self/io counts too (about 100 bytes a look): under 64 KB shows as nothing yet.
+        let counted = max(0, (Self.bytesRead() ?? baseline) - baseline)
+        let read = counted < 65_536 ? 0 : counted
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let text = Self.line(read: read, total: total, seconds: seconds)
         let bytes = Array(("\r\u{1B}[K" + text).utf8)
