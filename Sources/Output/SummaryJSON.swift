@@ -123,8 +123,7 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
     if threads <= 1 {
         var facts = ServiceFactsBytes()
         for i in rows.indices {
-            rows.prefetch(i + prefetchDistance)
-            rows.withRow(i) { key, values in writeRow(key, values, row, &w, &facts) }
+            writeRow(rows, i, row, &w, &facts)
             if w.byteCount >= flushBytes { w.drain(into: sink) }
         }
     } else {
@@ -145,12 +144,7 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
                     DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
                         let share = (end - from + slots.buffer.count - 1) / slots.buffer.count
                         let first = from + p * share, last = min(end, first + share)
-                        if first < last {
-                            for i in first..<last {
-                                rows.prefetch(i + prefetchDistance)
-                                rows.withRow(i) { key, values in writeRow(key, values, row, &slots.buffer[p], &factSlots.buffer[p]) }
-                            }
-                        }
+                        if first < last { for i in first..<last { writeRow(rows, i, row, &slots.buffer[p], &factSlots.buffer[p]) } }
                     }
                 }
             }
@@ -194,6 +188,13 @@ private struct ServiceFactsBytes {
         last = (id, bytes)
         return bytes
     }
+}
+
+/// Row `i` of `rows`, the row `prefetchDistance` ahead asked for.
+private func writeRow(_ rows: SortedAggregateRows, _ i: Int, _ row: JSONWriter.FieldOpenings, _ w: inout JSONWriter,
+                      _ facts: inout ServiceFactsBytes) {
+    rows.prefetch(i + prefetchDistance)
+    rows.withRow(i) { key, values in writeRow(key, values, row, &w, &facts) }
 }
 
 /// One aggregate row, its fields opened by `row`: the merge of `values` (the row's values in one or

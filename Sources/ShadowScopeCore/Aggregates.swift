@@ -234,7 +234,7 @@ public struct AggregateValue: Sendable, Equatable {
     /// list of references, each retaining its file's name.
     public static func evidenceByFile(_ values: UnsafeBufferPointer<UnsafePointer<AggregateValue>>,
                                       _ body: (_ value: Int, _ numbers: Int) -> Void) -> Bool {
-        guard values.allSatisfy({ $0.pointee.evidenceList.isOneFilesPositions }) else { return false }
+        guard values.allSatisfy({ $0.pointee.evidenceList.isPositionsInOneFile }) else { return false }
         return withUnsafeTemporaryAllocation(of: Int.self, capacity: values.count) { order -> Bool in
             // Insertion sort by file: a row is in a few tables.
             for j in values.indices {
@@ -741,9 +741,9 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
     public var startIndex: Int { 0 }
     public var endIndex: Int { order.rowStarts.map { $0.count - 1 } ?? order.entries.count }
     public subscript(position: Int) -> (key: AggregateKey, value: AggregateValue) {
-        guard let starts = order.rowStarts else { return row(order.entries[position]) }
-        var (key, value) = row(order.entries[starts[position]])
-        for k in (starts[position] + 1)..<starts[position + 1] { value.merge(row(order.entries[k]).value) }
+        let range = entries(of: position)
+        var (key, value) = row(order.entries[range.lowerBound])
+        for k in range.dropFirst() { value.merge(row(order.entries[k]).value) }
         return (key, value)
     }
 
@@ -752,8 +752,7 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
     /// reading each only when it is written waited on memory for most of its time.
     public func prefetch(_ position: Int) {
         guard position < endIndex else { return }
-        let entry = order.rowStarts.map { order.entries[$0[position]] } ?? order.entries[position]
-        let t = entry >> 32, i = entry & 0xFFFF_FFFF
+        let (t, i) = Self.place(order.entries[entries(of: position).lowerBound])
         keys[t].prefetch(i)
         values[t].prefetch(i)
     }
@@ -764,19 +763,27 @@ public struct SortedAggregateRows: RandomAccessCollection, Sendable {
     /// share (the service's facts, the input's file name), each an atomic on a cache line every
     /// thread wrote. The pointers are valid during the call only.
     public func withRow(_ position: Int, _ body: (UnsafePointer<AggregateKey>, UnsafeBufferPointer<UnsafePointer<AggregateValue>>) -> Void) {
-        let (first, end) = order.rowStarts.map { ($0[position], $0[position + 1]) } ?? (position, position + 1)
-        withUnsafeTemporaryAllocation(of: UnsafePointer<AggregateValue>.self, capacity: end - first) { parts in
-            for k in first..<end {
-                let entry = order.entries[k]
-                parts.initializeElement(at: k - first, to: values[entry >> 32].address(entry & 0xFFFF_FFFF))
+        let range = entries(of: position)
+        withUnsafeTemporaryAllocation(of: UnsafePointer<AggregateValue>.self, capacity: range.count) { parts in
+            for k in range {
+                let (t, i) = Self.place(order.entries[k])
+                parts.initializeElement(at: k - range.lowerBound, to: values[t].address(i))
             }
-            let entry = order.entries[first]
-            body(keys[entry >> 32].address(entry & 0xFFFF_FFFF), UnsafeBufferPointer(parts))
+            let (t, i) = Self.place(order.entries[range.lowerBound])
+            body(keys[t].address(i), UnsafeBufferPointer(parts))
         }
     }
 
+    /// Where the row at `position` is in `order.entries`: one entry, or one per table holding its key.
+    private func entries(of position: Int) -> Range<Int> {
+        order.rowStarts.map { $0[position]..<$0[position + 1] } ?? position..<(position + 1)
+    }
+
+    /// An entry's table and position in it (`SortedOrder.entry`).
+    private static func place(_ entry: Int) -> (table: Int, position: Int) { (entry >> 32, entry & 0xFFFF_FFFF) }
+
     private func row(_ entry: Int) -> (key: AggregateKey, value: AggregateValue) {
-        let t = entry >> 32, i = entry & 0xFFFF_FFFF
+        let (t, i) = Self.place(entry)
         return (keys[t][i], values[t][i])
     }
 }

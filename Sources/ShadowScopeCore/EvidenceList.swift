@@ -108,7 +108,7 @@ public struct EvidenceList: Sendable {
     }
 
     /// Whether the list is positions in one file (a scan's rows).
-    public var isOneFilesPositions: Bool {
+    public var isPositionsInOneFile: Bool {
         if case .positions = entries { return true }
         return false
     }

@@ -241,9 +241,13 @@ struct Scan: ParsableCommand {
     /// that could not be read (exit 3), as one whose format is not recognised is: a script forcing
     /// the wrong format must not get an empty summary and success. Nil when something was read.
     func nothingFits(_ report: InputReport) -> String? {
-        guard report.error == nil, report.records > 0, report.skipped == report.records else { return nil }
-        let first = report.skippedSamples.first.map { "; first: \($0.location): \($0.reason)" } ?? ""
-        return "no record reads as \(format): \(report.skipped) skipped\(first)"
+        guard format != "auto", report.error == nil, report.records > 0, report.skipped == report.records else { return nil }
+        return "no record reads as \(format): \(report.skipped) skipped; first: \(firstSkipped(report))"
+    }
+
+    /// `FILE:LINE: reason` of the first record `report` skipped.
+    private func firstSkipped(_ report: InputReport) -> String {
+        report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? ""
     }
 
     func run() throws {
@@ -293,13 +297,14 @@ struct Scan: ParsableCommand {
         var aggregates = Aggregates()
         var alerts: [Alert] = []
         for i in results.indices {
-            let nothing = format == "auto" ? nil : nothingFits(results[i].report)
-            if let nothing { results[i].report.error = nothing }  // says what the skipped count would
+            // An input nothing fits has that as its error, which says what the skipped count would.
+            let nothing = nothingFits(results[i].report)
+            if let nothing { results[i].report.error = nothing }
             let report = results[i].report, partial = results[i].aggregates
             alerts += results[i].alerts
             if let error = report.error { printError("\(report.file): \(error)") }
             if report.skipped > 0 && nothing == nil {
-                printError("\(report.file): skipped \(report.skipped) record(s); first: \(report.skippedSamples.first.map { "\($0.location): \($0.reason)" } ?? "")")
+                printError("\(report.file): skipped \(report.skipped) record(s); first: \(firstSkipped(report))")
             }
             reports.append(report)
             if summaryOnly { continue }
