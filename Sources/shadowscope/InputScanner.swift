@@ -78,7 +78,8 @@ struct InputScanner: Sendable {
                 return report
             }
             defer { close(fd) }
-            var source = FileRangeSource(fd: fd, start: part.start, end: part.end)
+            var source: any ByteSource = MappedFileSource(fd: fd, start: part.start, end: part.end)
+                ?? FileRangeSource(fd: fd, start: part.start, end: part.end)
             let logScanner = logScanner(format, relevant: relevant)
             var matched = 0
             let read = logScanner.scan(source: &source, file: path, firstLine: part.firstLine ?? 1, report: &report) { o in
@@ -211,7 +212,7 @@ struct InputScanner: Sendable {
         }
         var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
-        var content = source.content
+        var content = source.logContent()
         let logScanner = logScanner(logFormat, relevant: relevant)
         logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }

@@ -482,6 +482,49 @@ final class JobsTests: XCTestCase {
         XCTAssertGreaterThan(numbers.max() ?? 0, lines / 2)
         XCTAssertFalse(outputs[0][2].isEmpty, "the fixture raises per-connection alerts")
     }
+
+    /// A plain log of a megabyte or more is mapped into memory and parsed in place (whole, or a part
+    /// per thread); the same bytes through a pipe are read. Summary, observations and alerts are the
+    /// same but for the input's name: lines with a NUL byte, over the cap, CRLF and a last line
+    /// without a newline included.
+    func testALogMappedIntoMemoryGivesWhatReadingItFromAPipeGives() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mapped-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fixture = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log")))
+        let seed = try Data(contentsOf: URL(fileURLWithPath: TestPaths.seed("squid-native.log")))
+        var log = Data()
+        for i in 0..<800 {
+            log += fixture
+            if i % 100 == 7 {
+                log += Data("1795608606.105 30 10.0.0.9 TCP_MISS/200 5 GET http://x\u{0}y.example/ u HIER_DIRECT/1.2.3.4 -\n".utf8)
+                log += Data(repeating: 0x78, count: 70_000) + Data("\n".utf8)
+                log += Data("1795608606.105 30 10.0.0.9 TCP_MISS/200 5 GET http://chatgpt.com/ crlf HIER_DIRECT/1.2.3.4 -\r\n".utf8)
+            }
+            log += seed
+        }
+        log += Data("1795608607.105 30 10.0.0.9 TCP_MISS/200 5 GET http://claude.ai/ last HIER_DIRECT/1.2.3.4 -".utf8)
+        XCTAssertGreaterThan(log.count, 2 << 20, "over the size from which a file is mapped, in each of two parts")
+        let path = dir + "/big.log"
+        try log.write(to: URL(fileURLWithPath: path))
+        func scan(_ input: String, _ options: [String] = [], stdin: Data? = nil) throws -> [String] {
+            let r = try runProgram(TestPaths.binary, ["scan", "--geoip", TestPaths.dbipDatabase, "--summary", "\(dir)/s.json",
+                                                      "--observations", "\(dir)/o.ndjson", "--alerts", "\(dir)/a.ndjson"] + options + [input],
+                                   stdin: stdin)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try ["s.json", "o.ndjson", "a.ndjson"].map { try String(contentsOfFile: "\(dir)/\($0)", encoding: .utf8) }
+        }
+        let piped = try scan("-", stdin: log)
+        let mapped = try scan(path).map { $0.replacingOccurrences(of: path, with: "-") }
+        let parts = try scan(path, ["--jobs", "2", "--split-bytes", "1000"]).map { $0.replacingOccurrences(of: path, with: "-") }
+        XCTAssertEqual(mapped, piped)
+        XCTAssertEqual(parts, piped)
+        let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(piped[0].utf8)) as? [String: Any])
+        let input = try XCTUnwrap((summary["input"] as? [[String: Any]])?.first)
+        XCTAssertEqual(input["records"] as? Int, log.split(separator: 0x0A).count)
+        XCTAssertEqual(input["skipped"] as? Int, 16, "8 NUL lines, 8 over the cap")
+        XCTAssertTrue(piped[1].contains("\"user\":\"last\""), "the last line, without a newline")
+    }
 }
 
 final class MergeTests: XCTestCase {
