@@ -144,7 +144,15 @@ public func writeSummaryJSON(inputs: [InputReport], tables: [Aggregates], contex
                     DispatchQueue.concurrentPerform(iterations: slots.buffer.count) { p in
                         let share = (end - from + slots.buffer.count - 1) / slots.buffer.count
                         let first = from + p * share, last = min(end, first + share)
-                        if first < last { for i in first..<last { writeRow(rows, i, row, &slots.buffer[p], &factSlots.buffer[p]) } }
+                        guard first < last else { return }
+                        // Moved onto this thread's stack while it writes: the slots sit side by side,
+                        // and a writer's state changes with every field, so writing them in place had
+                        // each thread steal the other's cache line (two threads took longer than one).
+                        let writerSlot = slots.buffer.baseAddress! + p, factsSlot = factSlots.buffer.baseAddress! + p
+                        var writer = writerSlot.move(), rowFacts = factsSlot.move()
+                        for i in first..<last { writeRow(rows, i, row, &writer, &rowFacts) }
+                        writerSlot.initialize(to: writer)
+                        factsSlot.initialize(to: rowFacts)
                     }
                 }
             }
