@@ -41,10 +41,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),  // AES.permute: QUIC header protection
         ]),
-        // Plain logs are mapped into memory and parsed in place; a file truncated under the scan then
-        // raises SIGBUS, which this small C handler turns into zero pages and a flag (C: signal-safe).
-        .target(name: "CMapGuard"),
-        .target(name: "LogFormats", dependencies: ["ShadowScopeCore", "CISAL", "CZstd", "CBzip2", "CLZMA", "CMapGuard"]),
+        .target(name: "LogFormats", dependencies: ["ShadowScopeCore", "CISAL", "CZstd", "CBzip2", "CLZMA"]),
         .target(name: "GeoIP", dependencies: ["ShadowScopeCore", "CMaxMindDB"]),
         .target(name: "Output", dependencies: ["ShadowScopeCore", .product(name: "Crypto", package: "swift-crypto")]),
         // `--state DIR`: history, raised alert ids, capture checkpoints (SQLite through GRDB, libsqlite3-dev).

@@ -78,8 +78,7 @@ struct InputScanner: Sendable {
                 return report
             }
             defer { close(fd) }
-            var source: any ByteSource = MappedFileSource(fd: fd, start: part.start, end: part.end)
-                ?? FileRangeSource(fd: fd, start: part.start, end: part.end)
+            var source = FileRangeSource(fd: fd, start: part.start, end: part.end)
             let logScanner = logScanner(format, relevant: relevant)
             var matched = 0
             let read = logScanner.scan(source: &source, file: path, firstLine: part.firstLine ?? 1, report: &report) { o in
@@ -212,7 +211,7 @@ struct InputScanner: Sendable {
         }
         var report = InputReport(file: path, format: logFormat.name + suffix)
         var matched = 0
-        var content = source.logContent()
+        var content = source.content
         let logScanner = logScanner(logFormat, relevant: relevant)
         logScanner.scan(source: &content, file: path, report: &report) { o in
             if handle(o) { matched += 1 }

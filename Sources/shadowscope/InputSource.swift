@@ -57,13 +57,6 @@ struct InputSource {
     /// All the (decompressed) bytes, from the first.
     var content: any ByteSource { PrefixedSource(prefix: prefix, inner: rest) }
 
-    /// `content` for the line reader: a plain file of some size mapped into memory, whose lines are
-    /// then parsed where they lie instead of copied out first.
-    func logContent() -> any ByteSource {
-        if compression == nil, fd != 0, let mapped = MappedFileSource(fd: fd) { return mapped }
-        return content
-    }
-
     /// A libpcap reader over this input. A plain file is reopened by path; stdin and compressed
     /// captures go through a pipe that a thread fills with the bytes.
     func pcapReader() throws(PcapReader.OpenError) -> PcapReader {

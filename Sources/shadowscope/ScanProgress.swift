@@ -1,12 +1,10 @@
 import Foundation
 import Glibc
-import LogFormats
 
 /// A progress line on standard error while `scan` reads its inputs (by default when standard error
 /// is a terminal): bytes read of the inputs' total size, the rate, and the time left. The bytes are
 /// the kernel's count of what this process has read (`rchar` in /proc/self/io, compressed bytes for
-/// compressed inputs) plus the bytes taken from mapped files (`MappedFile.bytesTaken`, which the
-/// kernel does not count), so the scanning threads do nothing for it but one addition per 4 MB; a few bytes read twice (a
+/// compressed inputs), so the scanning threads do nothing for it; a few bytes read twice (a
 /// capture piped through a decompressor) can only make it run ahead, so it stops at 99% until done.
 final class ScanProgress: Sendable {
     /// The inputs' total size; nil when one has none known (stdin, a pipe).
@@ -49,7 +47,7 @@ final class ScanProgress: Sendable {
 
     private func show() {
         // Reading /proc/self/io counts too (about 100 bytes a look): under 64 KB shows as nothing yet.
-        let counted = max(0, (Self.bytesRead() ?? baseline) - baseline) + Int64(MappedFile.bytesTaken.load(ordering: .relaxed))
+        let counted = max(0, (Self.bytesRead() ?? baseline) - baseline)
         let read = counted < 65_536 ? 0 : counted
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         let text = Self.line(read: read, total: total, seconds: seconds)

@@ -483,12 +483,12 @@ final class JobsTests: XCTestCase {
         XCTAssertFalse(outputs[0][2].isEmpty, "the fixture raises per-connection alerts")
     }
 
-    /// A plain log of a megabyte or more is mapped into memory and parsed in place (whole, or a part
-    /// per thread); the same bytes through a pipe are read. Summary, observations and alerts are the
-    /// same but for the input's name: lines with a NUL byte, over the cap, CRLF and a last line
-    /// without a newline included.
-    func testALogMappedIntoMemoryGivesWhatReadingItFromAPipeGives() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("mapped-\(UUID())").path
+    /// A log of a few MB read from its file (whole, and cut in a part per thread, read with pread)
+    /// and the same bytes read from a pipe: summary, observations and alerts are the same but for
+    /// the input's name, lines with a NUL byte, over the cap, CRLF and a last line without a newline
+    /// included, across the reader's 1 MB chunks.
+    func testALogReadFromItsFileOrInPartsGivesWhatReadingItFromAPipeGives() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("piped-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let fixture = try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixture("squid-access.log")))
@@ -504,7 +504,7 @@ final class JobsTests: XCTestCase {
             log += seed
         }
         log += Data("1795608607.105 30 10.0.0.9 TCP_MISS/200 5 GET http://claude.ai/ last HIER_DIRECT/1.2.3.4 -".utf8)
-        XCTAssertGreaterThan(log.count, 2 << 20, "over the size from which a file is mapped, in each of two parts")
+        XCTAssertGreaterThan(log.count, 2 << 20, "several of the line reader's chunks in each of two parts")
         let path = dir + "/big.log"
         try log.write(to: URL(fileURLWithPath: path))
         func scan(_ input: String, _ options: [String] = [], stdin: Data? = nil) throws -> [String] {
@@ -515,9 +515,9 @@ final class JobsTests: XCTestCase {
             return try ["s.json", "o.ndjson", "a.ndjson"].map { try String(contentsOfFile: "\(dir)/\($0)", encoding: .utf8) }
         }
         let piped = try scan("-", stdin: log)
-        let mapped = try scan(path).map { $0.replacingOccurrences(of: path, with: "-") }
+        let whole = try scan(path).map { $0.replacingOccurrences(of: path, with: "-") }
         let parts = try scan(path, ["--jobs", "2", "--split-bytes", "1000"]).map { $0.replacingOccurrences(of: path, with: "-") }
-        XCTAssertEqual(mapped, piped)
+        XCTAssertEqual(whole, piped)
         XCTAssertEqual(parts, piped)
         let summary = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(piped[0].utf8)) as? [String: Any])
         let input = try XCTUnwrap((summary["input"] as? [[String: Any]])?.first)
