@@ -1,3 +1,5 @@
+import Glibc
+
 /// What a host means, from the signature catalog.
 public struct ServiceMatch: Sendable, Equatable {
     public enum Evidence: String, Sendable { case strong, weak }
@@ -78,6 +80,8 @@ public protocol ServiceMatcher: Sendable {
     /// Whether raw host bytes may belong to a catalog service: false only when neither the bytes nor
     /// their normal form (lower case, no trailing dot) can match (see the default below).
     func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool
+    /// `mayMatch`, and the match when finding the answer looked one up (nil when it did not).
+    func relevance(rawHost bytes: UnsafeRawBufferPointer) -> (mayMatch: Bool, match: ServiceMatch?)
     /// The part of `mayMatch` that needs no look-up, for a scanner to ask inline; nil when there is none.
     var hostPrefilter: HostPrefilter? { get }
 }
@@ -92,9 +96,51 @@ extension ServiceMatcher {
     /// Whether raw host bytes may belong to a catalog service. Bytes that are not already in
     /// normal form (upper case, a trailing dot) answer true, so the caller parses them fully.
     public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let last = bytes.last, last != 0x2E else { return true }
-        for c in bytes where c >= 0x41 && c <= 0x5A { return true }
-        return match(bytes: bytes) != nil
+        relevance(rawHost: bytes).mayMatch
+    }
+
+    public func relevance(rawHost bytes: UnsafeRawBufferPointer) -> (mayMatch: Bool, match: ServiceMatch?) {
+        guard let last = bytes.last, last != 0x2E else { return (true, nil) }
+        for c in bytes where c >= 0x41 && c <= 0x5A { return (true, nil) }
+        let match = match(bytes: bytes)
+        return (match != nil, match)
+    }
+}
+
+/// The match the last relevance check of a log scan looked up, kept for the attribution of the record
+/// it let through: the scanner asks about a line's host, then parses and attributes the line, and
+/// looked the same host up twice (about 600 instructions a matched line). One entry, keyed by the
+/// host's bytes, so an entry is only ever given for the host it was found for. One per scan (thread).
+public final class RelevanceMemo {
+    private let matcher: any ServiceMatcher
+    /// The host's bytes (`count` of them); a longer host than fits is not kept.
+    private let host = UnsafeMutableRawPointer.allocate(byteCount: RelevanceMemo.capacity, alignment: 8)
+    private var count = 0
+    private var match: ServiceMatch?
+    private static let capacity = 256
+
+    public init(_ matcher: any ServiceMatcher) { self.matcher = matcher }
+
+    deinit { host.deallocate() }
+
+    /// `matcher.mayMatch(rawHost:)`, keeping the match it looked up.
+    public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
+        let (may, found) = matcher.relevance(rawHost: bytes)
+        if let found, let base = bytes.baseAddress, bytes.count <= Self.capacity {
+            host.copyMemory(from: base, byteCount: bytes.count)
+            count = bytes.count
+            match = found
+        }
+        return may
+    }
+
+    /// The kept match when `host` is the host it was looked up for, else nil.
+    public func match(for name: String) -> ServiceMatch? {
+        guard let match else { return nil }
+        let same = name.utf8.withContiguousStorageIfAvailable { bytes in
+            bytes.count == count && (count == 0 || memcmp(bytes.baseAddress!, host, count) == 0)
+        }
+        return same == true ? match : nil
     }
 }
 
@@ -175,8 +221,9 @@ public struct Attributor: Sendable {
     /// The attribution of an observation of a catalog service, or nil (and nothing else worked out:
     /// no user name made, no GeoIP look-up) for one that is not: all a caller that keeps only
     /// matches needs. GeoIP answers are remembered in `cache`.
-    public func attributeIfMatched(_ o: Observation, cache: inout GeoCache) -> Attribution? {
-        guard let match = o.host.flatMap({ matcher.match(host: $0) }) else { return nil }
+    /// `memo`: what the scan's relevance check already looked up.
+    public func attributeIfMatched(_ o: Observation, cache: inout GeoCache, memo: RelevanceMemo? = nil) -> Attribution? {
+        guard let match = o.host.flatMap({ memo?.match(for: $0) ?? matcher.match(host: $0) }) else { return nil }
         return attribute(o, match: match) { ip in geo.flatMap { cache.country(of: ip, in: $0) } }
     }
 

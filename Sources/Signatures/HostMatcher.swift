@@ -140,13 +140,18 @@ public struct HostMatcher: ServiceMatcher, Sendable {
     /// (in any case) no pattern ends with is turned down by one bit of `prefilter`, upper case or not
     /// (most lines of a proxy log).
     public func mayMatch(rawHost bytes: UnsafeRawBufferPointer) -> Bool {
+        relevance(rawHost: bytes).mayMatch
+    }
+
+    /// `mayMatch`, and the match it looked up on the way (a `RelevanceMemo` keeps it for the attribution).
+    public func relevance(rawHost bytes: UnsafeRawBufferPointer) -> (mayMatch: Bool, match: ServiceMatch?) {
         let n = bytes.count
-        guard n > 0, let base = bytes.baseAddress else { return true }
+        guard n > 0, let base = bytes.baseAddress else { return (true, nil) }
         // A trailing dot: the caller parses the line fully.
-        if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return true }
-        if prefilter.rejects(bytes) { return false }
+        if base.load(fromByteOffset: n - 1, as: UInt8.self) == 0x2E { return (true, nil) }
+        if prefilter.rejects(bytes) { return (false, nil) }
         // Upper case past the filter: the caller parses the line fully (and lower-cases the host).
-        if Self.hasUpperCase(base, n) { return true }
+        if Self.hasUpperCase(base, n) { return (true, nil) }
         var h = Self.offset
         var end = n
         var labels = 0
@@ -155,8 +160,12 @@ public struct HostMatcher: ServiceMatcher, Sendable {
             while start > 0 && base.load(fromByteOffset: start - 1, as: UInt8.self) != 0x2E { start -= 1 }
             h = Self.combine(h, Self.labelHash(bytes, start, end))
             labels += 1
-            if labels == 2 { return slot(h ^ Self.lastTwoTag) != nil && match(bytes: bytes) != nil }
-            if start == 0 { return match(bytes: bytes) != nil }  // a single label: only an exact host can match
+            if labels == 2 && slot(h ^ Self.lastTwoTag) == nil { return (false, nil) }
+            // Two labels known to a pattern, or a single label (only an exact host can match): look it up.
+            if labels == 2 || start == 0 {
+                let found = match(bytes: bytes)
+                return (found != nil, found)
+            }
             end = start - 1
         }
     }

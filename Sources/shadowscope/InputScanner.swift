@@ -135,7 +135,8 @@ struct InputScanner: Sendable {
         var alerts: [Alert] = []
         var line = JSONWriter()
         let matcher = setup.attributor.matcher
-        let relevant: ((UnsafeRawBufferPointer) -> Bool)? = out == nil ? { matcher.mayMatch(rawHost: $0) } : nil
+        let memo = out == nil ? RelevanceMemo(matcher) : nil
+        let relevant: ((UnsafeRawBufferPointer) -> Bool)? = memo.map { memo in { memo.mayMatch(rawHost: $0) } }
         func record(_ o: Observation, _ a: Attribution) -> Bool {
             aggregates.add(o, a, policy: setup.policy)
             if let alert = setup.rules.check(o, a) { alerts.append(alert) }
@@ -151,7 +152,7 @@ struct InputScanner: Sendable {
             var a: Attribution
             if out == nil {
                 // Nothing writes the observation: one that matches no service leaves no trace.
-                guard let matched = setup.attributor.attributeIfMatched(o, cache: &geoCache) else { return false }
+                guard let matched = setup.attributor.attributeIfMatched(o, cache: &geoCache, memo: memo) else { return false }
                 a = matched
             } else {
                 a = setup.attributor.attribute(o, cache: &geoCache)

@@ -149,6 +149,36 @@ final class MayMatchTests: XCTestCase {
         XCTAssertGreaterThan(rejected, 2_500, "most random names are turned away without a look-up")
     }
 
+    /// The log scan's relevance check keeps the match it looked up (`RelevanceMemo`) for the
+    /// attribution of the same record: it answers as `mayMatch`, and gives a match only for the host
+    /// it was found for — the host's own match — whatever was asked in between, never for another.
+    func testRelevanceMemoGivesOnlyTheMatchOfTheHostItWasFoundFor() throws {
+        let matcher = HostMatcher(catalog: try CatalogLoader.load(directory: TestPaths.signatures))
+        let memo = RelevanceMemo(matcher)
+        let names = ["chatgpt.com", "api.openai.com", "example.com", "CLAUDE.AI", "claude.ai", "claude.ai.", "claude.a",
+                     "laude.ai", "gemini.google.com", "", "x", "google.com", "chatgpt.com", "eu.api.openai.com",
+                     String(repeating: "a.", count: 140) + "claude.ai"]
+        var kept: String? = nil
+        var given = 0
+        for name in names {
+            let bytes = Array(name.utf8)
+            let (may, found) = bytes.withUnsafeBytes { matcher.relevance(rawHost: $0) }
+            XCTAssertEqual(may, bytes.withUnsafeBytes { matcher.mayMatch(rawHost: $0) }, name)
+            if let found { XCTAssertEqual(found, matcher.match(host: name), name) }
+            XCTAssertEqual(bytes.withUnsafeBytes { memo.mayMatch(rawHost: $0) }, may, name)
+            if found != nil && bytes.count <= 256 { kept = name }
+            // Every name asked so far: the memo's answer is nil or that name's own match.
+            for asked in names {
+                guard let m = memo.match(for: asked) else { continue }
+                XCTAssertEqual(asked, kept, "only the last host a check matched")
+                XCTAssertEqual(m, matcher.match(host: asked), asked)
+                given += 1
+            }
+        }
+        XCTAssertGreaterThan(given, 5)
+        XCTAssertNil(memo.match(for: "claude.ai."), "the same letters and more are another host")
+    }
+
     /// The last-two-labels key is the same for a host as for the catalog name it ends in, at every
     /// length around the 8 and 16 bytes it loads, and folds case.
     func testLastTwoKeyOfAHostIsItsCatalogNamesKey() {
