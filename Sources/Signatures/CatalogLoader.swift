@@ -5,7 +5,8 @@ import Yams
 /// Reads `signatures/*.yaml` (one file per vendor), checks every rule of the schema and reports
 /// each problem with its file and line. Unknown keys are errors, so a typo never passes silently.
 public enum CatalogLoader {
-    public static func load(directory: String) throws(CatalogErrors) -> Catalog {
+    /// `threads`: files parsed at once (a scan's `--jobs`); the catalog and its errors do not depend on it.
+    public static func load(directory: String, threads: Int = 1) throws(CatalogErrors) -> Catalog {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
@@ -29,24 +30,51 @@ public enum CatalogLoader {
             errors.append(CatalogError(location: CatalogLocation(file: directory, line: 0), message: "no .yaml files"))
         }
         do {
-            return try load(files: files, priorErrors: errors)
+            return try load(files: files, priorErrors: errors, threads: threads)
         } catch {
             throw error
         }
     }
 
     /// Loads catalog files given as text; `path` names them in errors and must end in `<vendor_id>.yaml`.
-    public static func load(files: [(path: String, text: String)], priorErrors: [CatalogError] = []) throws(CatalogErrors) -> Catalog {
+    /// Files are parsed on up to `threads` threads (each file on its own; YAML parsing is most of a
+    /// scan's start-up), their vendors and errors then taken in file order.
+    public static func load(files: [(path: String, text: String)], priorErrors: [CatalogError] = [],
+                            threads: Int = 1) throws(CatalogErrors) -> Catalog {
         var errors = priorErrors
         var vendors: [Vendor] = []
-        for (path, text) in files {
-            var parser = VendorFileParser(path: path)
-            if let vendor = parser.parse(text) { vendors.append(vendor) }
-            errors += parser.errors
+        let parsed = UnsafeMutableBufferPointer<(vendor: Vendor?, errors: [CatalogError])>.allocate(capacity: files.count)
+        defer {
+            parsed.deinitialize()
+            parsed.deallocate()
+        }
+        let slots = ParsedFiles(parsed)
+        @Sendable func parse(_ k: Int) {
+            var parser = VendorFileParser(path: files[k].path)
+            let vendor = parser.parse(files[k].text)
+            (slots.buffer.baseAddress! + k).initialize(to: (vendor, parser.errors))
+        }
+        let workers = min(max(threads, 1), files.count)
+        if workers <= 1 {
+            for k in files.indices { parse(k) }
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                for k in stride(from: w, to: files.count, by: workers) { parse(k) }
+            }
+        }
+        for result in parsed {
+            if let vendor = result.vendor { vendors.append(vendor) }
+            errors += result.errors
         }
         errors += crossFileErrors(vendors)
         guard errors.isEmpty else { throw CatalogErrors(errors: errors) }
         return Catalog(vendors: vendors)
+    }
+
+    /// Each file's parse, written by the thread that parsed it (every slot by exactly one).
+    private struct ParsedFiles: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<(vendor: Vendor?, errors: [CatalogError])>
+        init(_ buffer: UnsafeMutableBufferPointer<(vendor: Vendor?, errors: [CatalogError])>) { self.buffer = buffer }
     }
 
     /// Rules that span files: unique service ids, and each host pattern in exactly one service.

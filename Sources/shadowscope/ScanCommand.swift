@@ -257,7 +257,10 @@ struct Scan: ParsableCommand {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
-        do { setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize, policy: policy) } catch {
+        do {
+            setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize, policy: policy,
+                              threads: max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount))
+        } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
         }
@@ -432,12 +435,14 @@ struct Setup: Sendable {
     var policy: Policy
     var rules: Rules
 
-    init(signatures: String?, geoip: String?, users: String?, pseudonymize: String?, policy policyFile: String?) throws(ConfigurationError) {
+    /// `threads`: how many the catalog's files may be parsed on (`--jobs`).
+    init(signatures: String?, geoip: String?, users: String?, pseudonymize: String?, policy policyFile: String?,
+         threads: Int = 1) throws(ConfigurationError) {
         guard let dir = signatures ?? Defaults.signaturesDirectory() else {
             throw ConfigurationError(description: "no signature catalog found; pass --signatures DIR")
         }
         let catalog: Catalog
-        do { catalog = try CatalogLoader.load(directory: dir) } catch {
+        do { catalog = try CatalogLoader.load(directory: dir, threads: threads) } catch {
             throw ConfigurationError(description: "signature catalog has errors:\n" + error.description)
         }
         var geo: MaxMindDatabase? = nil

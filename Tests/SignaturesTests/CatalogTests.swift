@@ -259,6 +259,33 @@ final class CatalogErrorTests: XCTestCase {
             + "    hosts:\n      - pattern: \"\(pattern)\"\n        source: https://acme.ai/hosts\n"
     }
 
+    /// Parsed on several threads (`scan --jobs`), the catalog's files give the same catalog, and the
+    /// same errors in the same file order, as on one.
+    func testFilesParsedOnSeveralThreadsGiveTheSameCatalogAndErrors() throws {
+        let one = try CatalogLoader.load(directory: TestPaths.signatures)
+        let three = try CatalogLoader.load(directory: TestPaths.signatures, threads: 3)
+        XCTAssertEqual(three.vendors.map(\.id), one.vendors.map(\.id))
+        XCTAssertEqual(three.services.map { "\($0.id) \($0.hosts.map(\.pattern))" }, one.services.map { "\($0.id) \($0.hosts.map(\.pattern))" })
+        let other = "vendor: Beta\nvendor_id: beta\nwebsite: https://beta.ai\nservices:\n"
+            + service(id: "beta-chat").replacingOccurrences(of: "acme-chat", with: "beta-chat")
+        let files = [("acme.yaml", header + service(extra: "    teir: api\n")), ("beta.yaml", other),
+                     ("gamma.yaml", "vendor: [unclosed\n"), ("delta.yaml", header + service(pattern: "*.ai")),
+                     ("epsilon.yaml", header + service(source: ""))]
+        func errors(threads: Int) -> [String] {
+            do {
+                _ = try CatalogLoader.load(files: files, threads: threads)
+                return []
+            } catch {
+                return error.errors.map(\.description)
+            }
+        }
+        let serial = errors(threads: 1)
+        // Each file's own errors in file order (beta.yaml has none of its own), then those across files.
+        XCTAssertEqual(serial.map { String($0.prefix(while: { $0 != ":" })) },
+                       ["acme.yaml", "gamma.yaml", "delta.yaml", "delta.yaml", "epsilon.yaml", "epsilon.yaml", "beta.yaml", "delta.yaml"])
+        for threads in [2, 3, 8] { XCTAssertEqual(errors(threads: threads), serial, "\(threads) threads") }
+    }
+
     func testUnknownKeyNamesFileAndLine() {
         XCTAssertEqual(errors([("acme.yaml", header + service(extra: "    teir: api\n"))]),
                        ["acme.yaml:10: unknown key 'teir' (allowed: category, hosts, id, name, processing_regions, regions_source, source, tier, tier_in_name, upload_paths)"])
