@@ -65,6 +65,9 @@ struct Scan: ParsableCommand {
     @Option(help: ArgumentHelp("Threads (default: all cores): inputs scanned at once, and a large plain log in a format whose lines stand alone (squid, zeek-json, umbrella, panos, fortigate, bind-query, windows-dns) is cut at line boundaries into one part per thread. The result does not depend on it.", valueName: "N"))
     var jobs: Int?
 
+    /// The threads `--jobs` asks for: all cores when it is not given.
+    var threads: Int { max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount) }
+
     /// Plain logs at least this large are cut into one part per thread (tests make it small).
     @Option(help: .hidden)
     var splitBytes: Int = 64 << 20
@@ -176,7 +179,6 @@ struct Scan: ParsableCommand {
     /// A large plain log in a format whose lines stand alone is cut into one part per thread at line
     /// boundaries (`FileParts`); the parts' results merge back into one per file, in order.
     func scanAll(_ files: [String], with scanner: InputScanner, observationsTo out: OutputFile?) -> [FileResult] {
-        let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         // Work items: a whole file, or one part of one.
         var plan: [WorkItem] = []
         for (i, path) in files.enumerated() {
@@ -259,7 +261,7 @@ struct Scan: ParsableCommand {
         }
         do {
             setup = try Setup(signatures: signatures, geoip: geoip, users: users, pseudonymize: pseudonymize, policy: policy,
-                              threads: max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount))
+                              threads: threads)
         } catch {
             printError(error.description)
             throw ExitCode(Exit.usage)
@@ -292,7 +294,6 @@ struct Scan: ParsableCommand {
         shown?.start()
         var results = scanAll(files, with: scanner, observationsTo: observationOut)
         shown?.stop()
-        let threads = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         // Only the summary wanted: it is written from the inputs' tables as they are, merged row by
         // row as it is written (on the threads), not first into one table on this one.
         let summaryOnly = alertOut == nil && reportOut == nil && delivery == nil && state == nil && !table
